@@ -1,0 +1,286 @@
+"""Service: headshots and check-ins (the data flow of DESIGN.md, decode → analyze → store).
+
+Each call is one transaction: blobs are written first (content-addressed, atomic),
+then the rows; if anything fails, the rows roll back and the blobs this call
+created are removed, so a refused or failed image leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from freshness.blobs import BlobBatch, sha256_hex
+from freshness.context import Context
+from freshness.errors import ImageRejected, NotFound, UsageError
+from freshness.faces import FaceAnalysis, analyze_image, decode_image, embedding_from_bytes, embedding_to_bytes
+from freshness.models import Checkin, Headshot, Measurement, Person
+
+PLATFORMS = ("linkedin", "resume", "portfolio", "website", "github", "x", "company", "other")
+# An EXIF or given capture time may be this far ahead of the server clock (clock skew).
+FUTURE_SLACK = timedelta(hours=12)
+
+
+@dataclass
+class HeadshotResult:
+    headshot: Headshot
+    analysis: FaceAnalysis
+    backfilled: int  # measurements computed against earlier check-ins
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CheckinResult:
+    checkin: Checkin
+    analysis: FaceAnalysis
+    distances: list[tuple[Headshot, float]]
+
+
+def validate_platform(platform: str) -> str:
+    value = (platform or "").strip().lower()
+    if value not in PLATFORMS:
+        raise UsageError(f"unknown platform {platform!r}: accepted platforms are {', '.join(PLATFORMS)}")
+    return value
+
+
+def local_today(person: Person, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(person.timezone)).date()
+
+
+def parse_taken(text: str, person: Person) -> datetime:
+    """``YYYY-MM-DD`` (noon) or ``YYYY-MM-DDTHH:MM`` in the person's time zone (or with an explicit offset)."""
+    raw = text.strip()
+    try:
+        if len(raw) == 10:
+            parsed = datetime.fromisoformat(raw + "T12:00")
+        else:
+            parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise UsageError(f"cannot read the date {text!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(person.timezone))
+    return parsed.astimezone(timezone.utc)
+
+
+def _analyze(ctx: Context, data: bytes, purpose: str) -> tuple[Any, FaceAnalysis]:
+    decoded = decode_image(data, ctx.decode_limits)
+    return decoded, analyze_image(decoded, purpose, ctx.quality_limits)  # type: ignore[arg-type]
+
+
+def active_headshots(session: Session, person_id: int) -> list[Headshot]:
+    return list(
+        session.exec(
+            select(Headshot)
+            .where(Headshot.person_id == person_id, Headshot.retired_at.is_(None))  # type: ignore[union-attr]
+            .order_by(Headshot.id)
+        ).all()
+    )
+
+
+def add_headshot(
+    session: Session,
+    ctx: Context,
+    person: Person,
+    data: bytes,
+    *,
+    platform: str,
+    now: datetime,
+    published_on: date | None = None,
+    ai_generated: bool = True,
+    disclosed: bool = False,
+) -> HeadshotResult:
+    """Register a published headshot. Quality problems are warnings (the headshot is what it is);
+    no face or several faces refuse it. Distances to every earlier check-in are computed."""
+    platform = validate_platform(platform)
+    today = local_today(person, now)
+    published_on = published_on or today
+    if published_on > today:
+        raise UsageError(f"--published {published_on.isoformat()} is in the future (today is {today.isoformat()})")
+    digest = sha256_hex(data)
+    existing = session.exec(
+        select(Headshot).where(
+            Headshot.person_id == person.id,
+            Headshot.image_digest == digest,
+            Headshot.retired_at.is_(None),  # type: ignore[union-attr]
+        )
+    ).first()
+    if existing is not None:
+        raise ImageRejected(
+            f"this image is already registered as headshot #{existing.id} ({existing.platform})",
+            code="duplicate",
+            details={"headshot_id": existing.id},
+        )
+    _, analysis = _analyze(ctx, data, "headshot")
+    warnings = [f"{m.describe()}: {m.hint}" for m in analysis.failures]
+    batch = BlobBatch(ctx.blobs)
+    try:
+        batch.put(data)  # the published original is kept
+        thumb = batch.put(analysis.thumbnail_jpeg)
+        headshot = Headshot(
+            person_id=person.id,
+            platform=platform,
+            published_on=published_on,
+            ai_generated=ai_generated,
+            disclosed=disclosed,
+            image_digest=digest,
+            thumb_digest=thumb,
+            embedding=embedding_to_bytes(analysis.embedding),
+            quality=analysis.quality_dict(),
+            created_at=now,
+        )
+        session.add(headshot)
+        session.flush()
+        checkins = session.exec(select(Checkin).where(Checkin.person_id == person.id)).all()
+        for checkin in checkins:
+            session.add(
+                Measurement(
+                    checkin_id=checkin.id,
+                    headshot_id=headshot.id,
+                    distance=_distance(analysis.embedding, embedding_from_bytes(checkin.embedding)),
+                )
+            )
+        person.last_activity_at = now
+        session.add(person)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        batch.rollback()
+        raise
+    return HeadshotResult(headshot=headshot, analysis=analysis, backfilled=len(checkins), warnings=warnings)
+
+
+def retire_headshot(session: Session, headshot_id: int, now: datetime) -> Headshot:
+    headshot = session.get(Headshot, headshot_id)
+    if headshot is None:
+        raise NotFound(f"no headshot with id {headshot_id}")
+    if headshot.retired_at is not None:
+        raise UsageError(f"headshot #{headshot_id} was already retired on {headshot.retired_at.date().isoformat()}")
+    headshot.retired_at = now
+    session.add(headshot)
+    session.commit()
+    return headshot
+
+
+def list_headshots(session: Session, person: Person) -> list[Headshot]:
+    return list(session.exec(select(Headshot).where(Headshot.person_id == person.id).order_by(Headshot.id)).all())
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    return round(float(np.linalg.norm(a.astype(np.float64) - b.astype(np.float64))), 6)
+
+
+def add_checkin(
+    session: Session,
+    ctx: Context,
+    person: Person,
+    data: bytes,
+    *,
+    now: datetime,
+    taken_at: datetime | None = None,
+) -> CheckinResult:
+    """Accept one selfie or raise ImageRejected (nothing stored).
+
+    taken_at is the given time, else EXIF DateTimeOriginal (in the person's time
+    zone unless the file records an offset), else ``now``.
+    """
+    digest = sha256_hex(data)
+    duplicate = session.exec(
+        select(Checkin).where(Checkin.person_id == person.id, Checkin.image_digest == digest)
+    ).first()
+    if duplicate is not None:
+        raise ImageRejected(
+            f"this exact photo was already checked in (check-in #{duplicate.id}, taken "
+            f"{duplicate.taken_at.date().isoformat()}); take a new selfie",
+            code="duplicate",
+            details={"checkin_id": duplicate.id},
+        )
+    if taken_at is not None and taken_at > now + FUTURE_SLACK:
+        raise UsageError(f"--taken {taken_at.isoformat()} is in the future")
+    decoded, analysis = _analyze(ctx, data, "selfie")
+    analysis.enforce()
+
+    note = analysis.note
+    if taken_at is not None:
+        source = "given"
+    elif decoded.taken_at is not None:
+        exif_time = decoded.taken_at
+        if exif_time.tzinfo is None:
+            exif_time = exif_time.replace(tzinfo=ZoneInfo(person.timezone))
+        exif_time = exif_time.astimezone(timezone.utc)
+        if exif_time > now + FUTURE_SLACK:
+            taken_at, source = now, "received"
+            note = "; ".join(filter(None, [note, "the photo's EXIF date is in the future (camera clock?); used the time received"]))
+        else:
+            taken_at, source = exif_time, "exif"
+    else:
+        taken_at, source = now, "received"
+
+    headshots = active_headshots(session, person.id)  # type: ignore[arg-type]
+    batch = BlobBatch(ctx.blobs)
+    try:
+        thumb = batch.put(analysis.thumbnail_jpeg)
+        keep = ctx.settings.keep_selfie_originals
+        if keep:
+            batch.put(data)
+        checkin = Checkin(
+            person_id=person.id,
+            taken_at=taken_at,
+            taken_at_source=source,
+            received_at=now,
+            image_digest=digest,
+            original_kept=keep,
+            thumb_digest=thumb,
+            embedding=embedding_to_bytes(analysis.embedding),
+            quality=analysis.quality_dict(),
+            note=note,
+        )
+        session.add(checkin)
+        session.flush()
+        distances = []
+        for headshot in headshots:
+            d = _distance(analysis.embedding, embedding_from_bytes(headshot.embedding))
+            session.add(Measurement(checkin_id=checkin.id, headshot_id=headshot.id, distance=d))
+            distances.append((headshot, d))
+        person.last_activity_at = now
+        due = taken_at + timedelta(days=person.checkin_every_days)
+        if person.next_checkin_due is None or due > person.next_checkin_due:
+            person.next_checkin_due = due
+        session.add(person)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        batch.rollback()
+        raise ImageRejected("this exact photo was already checked in; take a new selfie", code="duplicate") from None
+    except BaseException:
+        session.rollback()
+        batch.rollback()
+        raise
+    return CheckinResult(checkin=checkin, analysis=analysis, distances=distances)
+
+
+def checkins_of(session: Session, person: Person, until: datetime | None = None) -> list[Checkin]:
+    query = select(Checkin).where(Checkin.person_id == person.id)
+    if until is not None:
+        query = query.where(Checkin.taken_at <= until)
+    return list(session.exec(query.order_by(Checkin.taken_at, Checkin.id)).all())
+
+
+def measurements_of(session: Session, person: Person) -> list[Measurement]:
+    return list(
+        session.exec(
+            select(Measurement).join(Checkin, Measurement.checkin_id == Checkin.id).where(Checkin.person_id == person.id)  # type: ignore[arg-type]
+        ).all()
+    )
+
+
+def get_headshot(session: Session, person: Person, headshot_id: int) -> Headshot:
+    headshot = session.get(Headshot, headshot_id)
+    if headshot is None or headshot.person_id != person.id:
+        raise NotFound(f"{person.name} has no headshot with id {headshot_id}")
+    return headshot

@@ -1,0 +1,88 @@
+"""Settings, read from the environment (prefix ``FRESHNESS_``).
+
+Every setting has a documented default; see README.md, section "Settings".
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_data_dir
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MB = 1024 * 1024
+
+
+def default_home() -> Path:
+    return Path(user_data_dir("freshness", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRESHNESS_", extra="ignore")
+
+    home: Path = Field(default_factory=default_home)
+    database_url: str | None = None
+
+    # Upload limits: checked before anything is decoded.
+    max_upload_bytes: int = 25 * MB
+    max_pixels: int = 50_000_000
+
+    # Working resolution: every image (headshot or selfie) is normalised to at most
+    # this many pixels on its long side before landmarks and the embedding are
+    # computed, so distances between any two images are comparable.
+    work_max_side: int = 1024
+    # Faces are first searched on a further reduced copy (long side at most this).
+    detect_max_side: int = 640
+
+    # Quality gate (limits chosen from ../shared/faces, see README "Quality gate").
+    min_eye_distance_px: float = 36.0
+    min_sharpness: float = 40.0
+    min_brightness: float = 50.0
+    max_brightness: float = 210.0
+    max_roll_degrees: float = 25.0
+    max_yaw: float = 0.35
+    # A second face is tolerated in a selfie when the largest face's area is at
+    # least this many times the next one's (someone in the background).
+    background_face_ratio: float = 4.0
+
+    keep_selfie_originals: bool = False
+    default_checkin_every_days: int = 30
+    # Global likeness-rule overrides: a JSON object using the rule policy's field
+    # names, e.g. FRESHNESS_POLICY='{"abs_threshold": 0.58}'.
+    policy: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _parse_policy(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return {}
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"FRESHNESS_POLICY must be a JSON object: {exc}") from exc
+        return value
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'freshness.db'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.home / "blobs"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    get_settings.cache_clear()

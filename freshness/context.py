@@ -1,0 +1,43 @@
+"""What a service call needs besides its database session: settings, blob store, limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from freshness.blobs import BlobStore
+from freshness.config import Settings, get_settings
+from freshness.faces.analyze import QualityLimits
+from freshness.faces.decode import DecodeLimits
+
+
+@dataclass
+class Context:
+    settings: Settings
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        return BlobStore(self.settings.blob_dir)
+
+    @cached_property
+    def decode_limits(self) -> DecodeLimits:
+        s = self.settings
+        return DecodeLimits(max_bytes=s.max_upload_bytes, max_pixels=s.max_pixels, work_max_side=s.work_max_side)
+
+    @cached_property
+    def quality_limits(self) -> QualityLimits:
+        s = self.settings
+        return QualityLimits(
+            min_eye_distance_px=s.min_eye_distance_px,
+            min_sharpness=s.min_sharpness,
+            min_brightness=s.min_brightness,
+            max_brightness=s.max_brightness,
+            max_roll_degrees=s.max_roll_degrees,
+            max_yaw=s.max_yaw,
+            background_face_ratio=s.background_face_ratio,
+            detect_max_side=s.detect_max_side,
+        )
+
+
+def get_context(settings: Settings | None = None) -> Context:
+    return Context(settings or get_settings())

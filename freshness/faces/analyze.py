@@ -1,0 +1,288 @@
+"""Face detection, 5-point landmarks, quality measures and the 128-d embedding.
+
+Detection runs on a reduced copy of the working image (HOG, no upsampling);
+only when that finds nothing is the working image searched again with one
+upsampling step (small faces, tiny images). Landmarks and the embedding are
+computed on the working image itself, so every image — headshot or selfie —
+is measured at the same normalised resolution.
+
+Only the 5-point landmark model is used (the 68-point model's licence forbids
+commercial use).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from freshness.errors import ImageRejected
+from freshness.faces.decode import DecodedImage
+
+Purpose = Literal["selfie", "headshot"]
+EMBEDDING_DIM = 128
+THUMB_MAX_SIDE = 256
+CROP_SIDE = 128  # fixed-size grey face crop for sharpness and exposure
+
+_lock = threading.Lock()
+_models: dict[str, Any] = {}
+
+
+def _load_models() -> dict[str, Any]:
+    if not _models:
+        import warnings
+
+        with warnings.catch_warnings():
+            # face_recognition_models imports pkg_resources (hence setuptools<81).
+            warnings.simplefilter("ignore")
+            import dlib
+            import face_recognition_models as frm
+
+        _models["detector"] = dlib.get_frontal_face_detector()
+        _models["landmarks"] = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
+        _models["encoder"] = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+        _models["rectangle"] = dlib.rectangle
+    return _models
+
+
+@dataclass(frozen=True)
+class QualityLimits:
+    """The quality gate. Defaults chosen from the photos in ../shared/faces (README)."""
+
+    min_eye_distance_px: float = 36.0
+    min_sharpness: float = 40.0
+    min_brightness: float = 50.0
+    max_brightness: float = 210.0
+    max_roll_degrees: float = 25.0
+    max_yaw: float = 0.35
+    background_face_ratio: float = 4.0
+    detect_max_side: int = 640
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    value: float
+    limit: str  # human-readable, e.g. ">= 36"
+    ok: bool
+    unit: str = ""
+    hint: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "value": round(float(self.value), 3),
+            "limit": self.limit,
+            "ok": self.ok,
+            "unit": self.unit,
+            **({"hint": self.hint} if not self.ok and self.hint else {}),
+        }
+
+    def describe(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        return f"{self.name} {self.value:.2f}{unit} (limit {self.limit}{unit})"
+
+
+@dataclass(frozen=True)
+class FaceAnalysis:
+    embedding: np.ndarray  # float32, shape (128,)
+    box: tuple[int, int, int, int]  # left, top, right, bottom in working pixels
+    landmarks: tuple[tuple[float, float], ...]  # 5 points, working pixels
+    measures: tuple[Measure, ...]
+    faces_found: int
+    work_size: tuple[int, int]
+    thumbnail_jpeg: bytes = field(repr=False)
+    note: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(m.ok for m in self.measures)
+
+    @property
+    def failures(self) -> list[Measure]:
+        return [m for m in self.measures if not m.ok]
+
+    def quality_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "faces_found": self.faces_found,
+            "work_size": list(self.work_size),
+            "measures": [m.as_dict() for m in self.measures],
+            **({"note": self.note} if self.note else {}),
+        }
+
+    def enforce(self) -> None:
+        """Refuse (ImageRejected) when any quality measure fails its limit."""
+        if self.passed:
+            return
+        fails = self.failures
+        parts = "; ".join(f"{m.describe()}: {m.hint}" for m in fails)
+        raise ImageRejected(
+            f"photo quality too low: {parts}",
+            code="quality",
+            details={"measures": [m.as_dict() for m in self.measures], "failed": [m.name for m in fails]},
+        )
+
+
+def embedding_to_bytes(embedding: np.ndarray) -> bytes:
+    arr = np.asarray(embedding, dtype="<f4")
+    if arr.shape != (EMBEDDING_DIM,):
+        raise ValueError(f"embedding must have shape ({EMBEDDING_DIM},), got {arr.shape}")
+    return arr.tobytes()
+
+
+def embedding_from_bytes(data: bytes) -> np.ndarray:
+    arr = np.frombuffer(data, dtype="<f4")
+    if arr.shape != (EMBEDDING_DIM,):
+        raise ValueError(f"stored embedding has {arr.size} values, expected {EMBEDDING_DIM}")
+    return arr.astype(np.float32)
+
+
+def _laplacian_variance(gray: np.ndarray) -> float:
+    g = gray.astype(np.float32)
+    lap = g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:] - 4.0 * g[1:-1, 1:-1]
+    return float(lap.var())
+
+
+def _detect(arr: np.ndarray, image: Image.Image, limits: QualityLimits) -> list[tuple[int, int, int, int]]:
+    m = _load_models()
+    detector = m["detector"]
+    factor = min(1.0, limits.detect_max_side / max(image.size))
+    boxes: list[tuple[int, int, int, int]] = []
+    if factor < 1.0:
+        small = image.resize(
+            (max(1, round(image.width * factor)), max(1, round(image.height * factor))), Image.Resampling.BILINEAR
+        )
+        for r in detector(np.asarray(small), 0):
+            boxes.append(
+                (round(r.left() / factor), round(r.top() / factor), round(r.right() / factor), round(r.bottom() / factor))
+            )
+    else:
+        boxes = [(r.left(), r.top(), r.right(), r.bottom()) for r in detector(arr, 0)]
+    if not boxes:
+        boxes = [(r.left(), r.top(), r.right(), r.bottom()) for r in detector(arr, 1)]
+    return sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+
+
+def _thumbnail(image: Image.Image, box: tuple[int, int, int, int]) -> bytes:
+    left, top, right, bottom = box
+    size = max(right - left, bottom - top)
+    cx, cy = (left + right) / 2, (top + bottom) / 2
+    half = size * 0.85
+    crop = image.crop(
+        (
+            max(0, round(cx - half)),
+            max(0, round(cy - half * 1.1)),
+            min(image.width, round(cx + half)),
+            min(image.height, round(cy + half * 0.9)),
+        )
+    )
+    crop.thumbnail((THUMB_MAX_SIDE, THUMB_MAX_SIDE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    crop.save(out, "JPEG", quality=85, optimize=True)  # a fresh RGB image: no EXIF, no GPS
+    return out.getvalue()
+
+
+def _measures(
+    image: Image.Image, box: tuple[int, int, int, int], pts: np.ndarray, limits: QualityLimits
+) -> tuple[Measure, ...]:
+    # 5-point model: 0-1 one eye's corners, 2-3 the other's, 4 the base of the nose.
+    eye_a, eye_b, nose = pts[0:2].mean(axis=0), pts[2:4].mean(axis=0), pts[4]
+    left_eye, right_eye = sorted((eye_a, eye_b), key=lambda p: p[0])  # as seen in the image
+    eye_vec = right_eye - left_eye
+    iod = float(np.linalg.norm(eye_vec))
+    roll = math.degrees(math.atan2(eye_vec[1], eye_vec[0]))
+    yaw = float(np.dot(nose - (left_eye + right_eye) / 2, eye_vec / iod) / iod) if iod > 0 else 0.0
+
+    left, top, right, bottom = box
+    margin = float(min(left, top, image.width - right, image.height - bottom))
+    crop = image.crop((max(0, left), max(0, top), min(image.width, right), min(image.height, bottom)))
+    gray = np.asarray(crop.convert("L").resize((CROP_SIDE, CROP_SIDE), Image.Resampling.BILINEAR))
+    sharpness = _laplacian_variance(gray)
+    brightness = float(gray.mean())
+
+    lim = limits
+    return (
+        Measure("face_size", iod, f">= {lim.min_eye_distance_px:g}", iod >= lim.min_eye_distance_px, "px",
+                "move closer to the camera, or use a larger photo (the distance between the eyes is measured)"),
+        Measure("in_frame", margin, "> 0", margin > 0, "px",
+                "keep your whole face inside the picture, with some space around it"),
+        Measure("sharpness", sharpness, f">= {lim.min_sharpness:g}", sharpness >= lim.min_sharpness, "",
+                "hold the camera still, clean the lens and make sure the face is in focus"),
+        Measure("exposure", brightness, f"{lim.min_brightness:g}..{lim.max_brightness:g}",
+                lim.min_brightness <= brightness <= lim.max_brightness, "",
+                "more light: face a window or a lamp" if brightness < lim.min_brightness
+                else "less light: avoid direct sun or flash on the face"),
+        Measure("roll", roll, f"|x| <= {lim.max_roll_degrees:g}", abs(roll) <= lim.max_roll_degrees, "deg",
+                "hold the camera level and keep your head upright"),
+        Measure("yaw", yaw, f"|x| <= {lim.max_yaw:g}", abs(yaw) <= lim.max_yaw, "",
+                "face the camera straight on"),
+    )
+
+
+def analyze_image(
+    decoded: DecodedImage | Image.Image,
+    purpose: Purpose = "selfie",
+    limits: QualityLimits = QualityLimits(),
+) -> FaceAnalysis:
+    """Find exactly one usable face and measure it.
+
+    Raises ``ImageRejected`` for no face, or for several faces — except, for a
+    selfie, when the largest face is at least ``background_face_ratio`` times the
+    area of the next one (someone in the background), which is then used and
+    noted. Quality measures are reported, not enforced: call ``enforce()``.
+    """
+    image = decoded.image if isinstance(decoded, DecodedImage) else decoded
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    arr = np.asarray(image)
+    with _lock:
+        m = _load_models()
+        boxes = _detect(arr, image, limits)
+        if not boxes:
+            raise ImageRejected(
+                "no face found: use a photo in which your face is clearly visible, facing the camera",
+                code="no_face",
+            )
+        note = None
+        if len(boxes) > 1:
+            areas = [(b[2] - b[0]) * (b[3] - b[1]) for b in boxes]
+            ratio = areas[0] / max(areas[1], 1)
+            if purpose == "selfie" and ratio >= limits.background_face_ratio:
+                others = len(boxes) - 1
+                note = (
+                    f"{others} smaller face{'s' if others > 1 else ''} in the background ignored "
+                    f"(the largest face is {ratio:.1f}x the area of the next)"
+                )
+            else:
+                who = "a check-in selfie" if purpose == "selfie" else "a headshot"
+                raise ImageRejected(
+                    f"found {len(boxes)} faces; {who} must show exactly one face"
+                    + (" (a background face is ignored only when it is at most a quarter of the main face's area)"
+                       if purpose == "selfie" else ""),
+                    code="several_faces",
+                    details={"faces": len(boxes)},
+                )
+        box = boxes[0]
+        shape = m["landmarks"](arr, m["rectangle"](*box))
+        pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+        embedding = np.asarray(m["encoder"].compute_face_descriptor(arr, shape, 1), dtype=np.float32)
+    return FaceAnalysis(
+        embedding=embedding,
+        box=box,
+        landmarks=tuple((float(x), float(y)) for x, y in pts),
+        measures=_measures(image, box, pts, limits),
+        faces_found=len(boxes),
+        work_size=image.size,
+        thumbnail_jpeg=_thumbnail(image, box),
+        note=note,
+    )
+
+
+def distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)))

@@ -1,0 +1,171 @@
+"""All tables, in one module (as SQLModel's docs advise).
+
+Times are timezone-aware UTC (``UTCDateTime``). Embeddings are 128 float32
+values stored as 512 bytes (see ``freshness.faces.embedding_to_bytes``).
+"""
+
+from datetime import date, datetime
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from freshness.db import UTCDateTime, utcnow
+
+# Named constraints, so Alembic's batch mode (SQLite) can alter them later.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _utc(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _fk(target: str, nullable: bool = False, ondelete: str = "CASCADE") -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=True),
+    )
+
+
+class Person(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, index=True)
+    email: Optional[str] = Field(default=None, max_length=320)
+    timezone: str = Field(default="UTC", max_length=64)
+    sector: Optional[str] = Field(default=None, max_length=64)
+    checkin_every_days: int = Field(default=30)
+    next_checkin_due: Optional[datetime] = _utc(nullable=True)
+    # Per-person overrides of the likeness/reminder policy (field names of rules.Policy).
+    policy_overrides: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    consent_version: str = Field(max_length=32)
+    consent_at: datetime = _utc()
+    created_at: datetime = _utc()
+    last_activity_at: Optional[datetime] = _utc(nullable=True)
+
+
+class ApiToken(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    person_id: int = _fk("person.id")
+    token_sha256: str = Field(max_length=64, unique=True)
+    created_at: datetime = _utc()
+    last_used_at: Optional[datetime] = _utc(nullable=True)
+    revoked_at: Optional[datetime] = _utc(nullable=True)
+
+
+class Headshot(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    person_id: int = _fk("person.id")
+    platform: str = Field(max_length=32)
+    published_on: date
+    ai_generated: bool = Field(default=True)
+    disclosed: bool = Field(default=False)
+    image_digest: str = Field(max_length=64)  # sha256 of the uploaded bytes (kept in the blob store)
+    thumb_digest: str = Field(max_length=64)
+    embedding: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    quality: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _utc()
+    retired_at: Optional[datetime] = _utc(nullable=True)
+
+
+class Checkin(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("person_id", "image_digest", name="uq_checkin_person_image"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    person_id: int = _fk("person.id")
+    taken_at: datetime = _utc(index=True)
+    taken_at_source: str = Field(max_length=16)  # given | exif | received
+    received_at: datetime = _utc()
+    image_digest: str = Field(max_length=64)  # sha256 of the uploaded bytes (duplicate check)
+    original_kept: bool = Field(default=False)
+    thumb_digest: str = Field(max_length=64)
+    embedding: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    quality: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    note: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class Measurement(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("checkin_id", "headshot_id", name="uq_measurement_pair"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    checkin_id: int = _fk("checkin.id")
+    headshot_id: int = _fk("headshot.id")
+    distance: float
+
+
+class Reminder(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    person_id: int = _fk("person.id")
+    headshot_id: Optional[int] = _fk("headshot.id", nullable=True)
+    kind: str = Field(max_length=32)
+    state: str = Field(max_length=16)  # open | acknowledged | snoozed | resolved
+    # "person:headshot-or-0:kind" while unresolved, NULL once resolved: its unique
+    # index allows at most one unresolved reminder per (person, headshot, kind) on
+    # every backend (NULLs never collide), without a partial index.
+    active_key: Optional[str] = Field(
+        default=None, sa_column=Column(String(96), unique=True, nullable=True)
+    )
+    opened_at: datetime = _utc()
+    acknowledged_at: Optional[datetime] = _utc(nullable=True)
+    snoozed_until: Optional[datetime] = _utc(nullable=True)
+    resolved_at: Optional[datetime] = _utc(nullable=True)
+    updated_at: datetime = _utc()
+    message: str = Field(default="", sa_column=Column(Text, nullable=False))
+    details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ReminderEvent(SQLModel, table=True):
+    """A state change ("flip"), written only when a conditional UPDATE changed one row."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    reminder_id: int = _fk("reminder.id")
+    old_state: Optional[str] = Field(default=None, max_length=16)
+    new_state: str = Field(max_length=16)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = _utc(index=True)
+    processed_at: Optional[datetime] = _utc(nullable=True)
+
+
+class Channel(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    person_id: int = _fk("person.id")
+    kind: str = Field(max_length=16)  # email | apprise | webhook
+    target: str = Field(sa_column=Column(Text, nullable=False))
+    secret: Optional[str] = Field(default=None, max_length=128)
+    enabled: bool = Field(default=True)
+    disabled_reason: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _utc()
+
+
+class Delivery(SQLModel, table=True):
+    """Outbox row: one reminder event to one channel."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    event_id: int = _fk("reminderevent.id")
+    channel_id: int = _fk("channel.id")
+    status: str = Field(default="pending", max_length=16)  # pending | sent | failed | dead
+    attempts: int = Field(default=0)
+    next_attempt_at: Optional[datetime] = _utc(nullable=True, index=True)
+    last_error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    idempotency_key: str = Field(max_length=64, unique=True)
+    created_at: datetime = _utc()
+    sent_at: Optional[datetime] = _utc(nullable=True)
+
+
+__all__ = [
+    "ApiToken",
+    "Channel",
+    "Checkin",
+    "Delivery",
+    "Headshot",
+    "Measurement",
+    "Person",
+    "Reminder",
+    "ReminderEvent",
+    "utcnow",
+]

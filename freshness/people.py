@@ -1,0 +1,129 @@
+"""Service: people and their API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlmodel import Session, select
+
+from freshness.errors import NotFound, UsageError
+from freshness.models import ApiToken, Person
+
+CONSENT_VERSION = "2026-11"
+CONSENT_TEXT = (
+    "freshness computes face embeddings (128 numbers that describe a face) from your headshots and "
+    "selfies. Face embeddings are biometric data. freshness stores, on this server only: the embeddings, "
+    "a small face thumbnail of each image, the original headshot image, the time each selfie was taken "
+    "and its quality measures; original selfies are not kept unless the operator enabled "
+    "FRESHNESS_KEEP_SELFIE_ORIGINALS. Nothing is sent anywhere else. Deleting the person deletes all of it."
+)
+SECTORS = ("healthcare", "legal", "government", "finance", "education", "technology", "media", "other")
+TRUST_CRITICAL_SECTORS = ("healthcare", "legal", "government", "finance")
+TOKEN_PREFIX = "fr_"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def validate_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin', 'America/New_York' or 'UTC'"
+        ) from None
+    return name
+
+
+def validate_sector(sector: str | None) -> str | None:
+    if sector is None:
+        return None
+    value = sector.strip().lower()
+    if value not in SECTORS:
+        raise UsageError(f"unknown sector {sector!r}: accepted sectors are {', '.join(SECTORS)}")
+    return value
+
+
+def add_person(
+    session: Session,
+    name: str,
+    *,
+    consent: bool,
+    now: datetime,
+    email: str | None = None,
+    sector: str | None = None,
+    timezone: str = "UTC",
+    checkin_every_days: int = 30,
+) -> tuple[Person, str]:
+    """Create a person and an API token. Returns (person, token); only the token's hash is stored."""
+    if not consent:
+        raise UsageError("consent required: " + CONSENT_TEXT + " Run again with --consent to agree.", code="consent")
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise UsageError("a person's name must be 1 to 200 characters")
+    if name.isdigit():
+        raise UsageError("a person's name cannot be only digits (digits refer to a person's id)")
+    if email is not None and not _EMAIL.match(email):
+        raise UsageError(f"not an e-mail address: {email!r}")
+    if not 1 <= checkin_every_days <= 365:
+        raise UsageError(f"--checkin-every must be between 1 and 365 days, got {checkin_every_days}")
+    person = Person(
+        name=name,
+        email=email,
+        sector=validate_sector(sector),
+        timezone=validate_timezone(timezone),
+        checkin_every_days=checkin_every_days,
+        next_checkin_due=now + timedelta(days=checkin_every_days),
+        policy_overrides={},
+        consent_version=CONSENT_VERSION,
+        consent_at=now,
+        created_at=now,
+        last_activity_at=now,
+    )
+    session.add(person)
+    session.flush()
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(person_id=person.id, token_sha256=hash_token(token), created_at=now))
+    session.commit()
+    return person, token
+
+
+def resolve_person(session: Session, ref: str | int) -> Person:
+    """A person by id (digits) or by unique name (case-insensitive)."""
+    text = str(ref).strip()
+    if text.isdigit():
+        person = session.get(Person, int(text))
+        if person is None:
+            raise NotFound(f"no person with id {text}")
+        return person
+    matches = session.exec(select(Person).where(Person.name == text)).all()
+    if not matches:
+        lowered = text.lower()
+        matches = [p for p in session.exec(select(Person)).all() if p.name.lower() == lowered]
+    if not matches:
+        raise NotFound(f"no person named {text!r} (see `freshness person list`)")
+    if len(matches) > 1:
+        ids = ", ".join(str(p.id) for p in matches)
+        raise UsageError(f"{len(matches)} people are named {text!r}; use the id instead ({ids})")
+    return matches[0]
+
+
+def list_people(session: Session) -> list[Person]:
+    return list(session.exec(select(Person).order_by(Person.id)).all())
+
+
+def person_by_token(session: Session, token: str, now: datetime) -> Person | None:
+    row = session.exec(
+        select(ApiToken).where(ApiToken.token_sha256 == hash_token(token), ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
+    ).first()
+    if row is None:
+        return None
+    row.last_used_at = now
+    session.add(row)
+    return session.get(Person, row.person_id)
