@@ -232,6 +232,27 @@ def person_list(as_json: bool = JsonOpt) -> None:
         typer.echo(_table(["id", "name", "email", "sector", "timezone", "every (days)"], rows))
 
 
+@person_app.command("delete")
+@handle_errors
+def person_delete(
+    person: str = typer.Argument(..., help="Person id or unique name."),
+    yes: bool = typer.Option(False, "--yes", help="Confirm: delete without asking."),
+) -> None:
+    """Delete a person and all their data (embeddings, thumbnails, originals, reminders).
+
+    Example: freshness person delete "Ada Lovelace" --yes
+    """
+    from freshness.people import delete_person, resolve_person
+
+    with _session() as session:
+        who = resolve_person(session, person)
+        if not yes:
+            raise UsageError(f"this deletes {who.name} (#{who.id}) and all their data; run again with --yes to confirm")
+        counts = delete_person(session, who, get_context().blobs)
+    typer.echo(f"deleted {who.name} (#{who.id}): {counts['headshots']} headshot(s), "
+               f"{counts['checkins']} check-in(s), {counts['files']} stored file(s)")
+
+
 # ---------------------------------------------------------------- headshots
 
 
@@ -239,7 +260,7 @@ def person_list(as_json: bool = JsonOpt) -> None:
 @handle_errors
 def headshot_add(
     person: str = typer.Argument(..., help="Person id or unique name."),
-    image: Path = typer.Argument(..., help="The published headshot (JPEG, PNG, WebP, HEIC).", dir_okay=False),
+    image: Path = typer.Argument(..., help="The published headshot (JPEG, PNG, WebP, HEIC).", exists=True, dir_okay=False),
     platform: str = typer.Option(..., help="Where it is published: linkedin, resume, portfolio, website, github, x, company, other."),
     published: Optional[str] = typer.Option(None, help="Publication date YYYY-MM-DD (default today).", metavar="YYYY-MM-DD"),
     ai: bool = typer.Option(True, "--ai/--not-ai", help="Whether the headshot is AI-generated."),
@@ -323,7 +344,7 @@ def headshot_retire(headshot_id: int = typer.Argument(..., metavar="ID", help="H
 @handle_errors
 def checkin(
     person: str = typer.Argument(..., help="Person id or unique name."),
-    images: list[Path] = typer.Argument(..., help="One or more selfies.", metavar="IMAGE...", dir_okay=False),
+    images: list[Path] = typer.Argument(..., help="One or more selfies.", metavar="IMAGE...", exists=True, dir_okay=False),
     taken: Optional[str] = typer.Option(None, help="When the selfies were taken, in the person's time zone (default: EXIF date, else now).", metavar="YYYY-MM-DD[THH:MM]"),
     as_json: bool = JsonOpt,
 ) -> None:

@@ -127,3 +127,42 @@ def person_by_token(session: Session, token: str, now: datetime) -> Person | Non
     row.last_used_at = now
     session.add(row)
     return session.get(Person, row.person_id)
+
+
+def delete_person(session: Session, person: Person, blobs) -> dict[str, int]:
+    """Delete a person and everything stored about them: rows, thumbnails, kept originals.
+
+    Blobs still referenced by another person's rows (identical bytes) are kept.
+    Returns counts of what was removed.
+    """
+    from sqlalchemy import delete, or_
+    from sqlalchemy import select as sa_select
+
+    from freshness.models import Channel, Checkin, Delivery, Headshot, Measurement, Reminder, ReminderEvent
+
+    pid = person.id
+    headshots = session.exec(select(Headshot).where(Headshot.person_id == pid)).all()
+    checkins = session.exec(select(Checkin).where(Checkin.person_id == pid)).all()
+    digests = {h.image_digest for h in headshots} | {h.thumb_digest for h in headshots}
+    digests |= {c.thumb_digest for c in checkins} | {c.image_digest for c in checkins if c.original_kept}
+    reminder_ids = sa_select(Reminder.id).where(Reminder.person_id == pid)
+    event_ids = sa_select(ReminderEvent.id).where(ReminderEvent.reminder_id.in_(reminder_ids))
+    checkin_ids = sa_select(Checkin.id).where(Checkin.person_id == pid)
+    session.execute(delete(Delivery).where(Delivery.event_id.in_(event_ids)))
+    session.execute(delete(ReminderEvent).where(ReminderEvent.reminder_id.in_(reminder_ids)))
+    session.execute(delete(Reminder).where(Reminder.person_id == pid))
+    session.execute(delete(Measurement).where(Measurement.checkin_id.in_(checkin_ids)))
+    session.execute(delete(Channel).where(Channel.person_id == pid))
+    session.execute(delete(ApiToken).where(ApiToken.person_id == pid))
+    session.execute(delete(Checkin).where(Checkin.person_id == pid))
+    session.execute(delete(Headshot).where(Headshot.person_id == pid))
+    session.execute(delete(Person).where(Person.id == pid))
+    session.commit()
+    still_used = set()
+    if digests:
+        for model, columns in ((Headshot, ("image_digest", "thumb_digest")), (Checkin, ("image_digest", "thumb_digest"))):
+            conditions = [getattr(model, col).in_(digests) for col in columns]
+            for row in session.exec(select(model).where(or_(*conditions))).all():
+                still_used |= {getattr(row, col) for col in columns}
+    removed = sum(1 for d in digests - still_used if blobs.delete(d))
+    return {"headshots": len(headshots), "checkins": len(checkins), "files": removed}

@@ -1,0 +1,41 @@
+# freshness — the two quickstart commands are `make run` and `make test`.
+# uv is used from PATH when present, otherwise bootstrapped into ./.tools.
+
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+UV ?= $(shell command -v uv 2>/dev/null)
+ifeq ($(strip $(UV)),)
+UV := .tools/bin/uv
+endif
+
+.PHONY: help install install-dev init run test bench clean
+
+help:
+	@echo "make run    install, create/upgrade the database, serve on http://$(HOST):$(PORT)"
+	@echo "make test   install the test dependencies and run the whole test suite"
+	@echo "make bench  run the benchmarks (prints side-by-side ratios)"
+
+.tools/bin/uv:
+	$(PYTHON) scripts/bootstrap_uv.py .tools
+
+install: $(UV)
+	$(UV) sync --locked --no-dev
+
+install-dev: $(UV)
+	$(UV) sync --locked
+
+init: install
+	$(UV) run --no-sync freshness init
+
+run: init
+	$(UV) run --no-sync freshness serve --host $(HOST) --port $(PORT)
+
+test: install-dev
+	$(UV) run --no-sync pytest $(PYTEST_ARGS)
+
+bench: install-dev
+	$(UV) run --no-sync python benchmarks/checkin_speed.py
+
+clean:
+	rm -rf .tools .venv .pytest_cache .hypothesis

@@ -1,0 +1,3 @@
+from freshness.cli import main
+
+main()

@@ -1,0 +1,74 @@
+"""Shared fixtures.
+
+Real photos come from FRESHNESS_TEST_FACES (default ../shared/faces from the
+repository root). Outside CI a missing directory skips the tests that need it,
+with the reason; under CI (CI=true) it fails the whole run. Likewise a
+PostgreSQL server (FRESHNESS_TEST_POSTGRES_URL) is required under CI.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+from freshness.config import reset_settings_cache
+from freshness.db import dispose_engines
+
+REPO = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def faces_root() -> Path:
+    return Path(os.environ.get("FRESHNESS_TEST_FACES") or REPO.parent / "shared" / "faces")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if IN_CI:
+        root = faces_root()
+        if not (root / "manifest.csv").is_file():
+            pytest.exit(f"CI=true but the test photos are missing: {root}/manifest.csv not found "
+                        "(set FRESHNESS_TEST_FACES)", returncode=1)
+        if not os.environ.get("FRESHNESS_TEST_POSTGRES_URL"):
+            pytest.exit("CI=true but FRESHNESS_TEST_POSTGRES_URL is not set (.ci/run starts PostgreSQL)",
+                        returncode=1)
+
+
+@pytest.fixture(scope="session")
+def faces() -> Path:
+    root = faces_root()
+    if not (root / "manifest.csv").is_file():
+        pytest.skip(f"test photos not found at {root} (set FRESHNESS_TEST_FACES)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def manifest(faces: Path) -> list[dict[str, str]]:
+    with open(faces / "manifest.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = os.environ.get("FRESHNESS_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: set FRESHNESS_TEST_POSTGRES_URL (e.g. postgresql+psycopg://…)")
+    return url
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh data directory (SQLite database + blob store) for one test."""
+    data = tmp_path / "home"
+    monkeypatch.setenv("FRESHNESS_HOME", str(data))
+    for name in list(os.environ):
+        if name.startswith("FRESHNESS_") and name not in ("FRESHNESS_HOME", "FRESHNESS_TEST_FACES",
+                                                           "FRESHNESS_TEST_POSTGRES_URL"):
+            monkeypatch.delenv(name)
+    reset_settings_cache()
+    dispose_engines()
+    yield data
+    dispose_engines()
+    reset_settings_cache()
