@@ -224,16 +224,20 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> DecodedI
             ) from None
         work = _to_rgb(im)
 
-    if orientation != 1:
-        work = work.transpose(_TRANSPOSE[orientation])
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
+    # Reduce first, then turn upright: transposing the small image is cheaper.
     long_side = max(work.size)
     if long_side > limits.work_max_side:
         factor = limits.work_max_side / long_side
         size = (max(1, round(work.width * factor)), max(1, round(work.height * factor)))
-        work = work.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-    clean = Image.frombytes("RGB", work.size, work.tobytes())  # no metadata survives
+        work = work.resize(size, Image.Resampling.BICUBIC)
+    if orientation != 1:
+        work = work.transpose(_TRANSPOSE[orientation])
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    if work is im:
+        work = work.copy()
+    work.info = {}  # pixels only: no EXIF, GPS, ICC or text chunks survive
+    clean = work
     return DecodedImage(
         image=clean,
         format=fmt,
