@@ -284,3 +284,50 @@ def get_headshot(session: Session, person: Person, headshot_id: int) -> Headshot
     if headshot is None or headshot.person_id != person.id:
         raise NotFound(f"{person.name} has no headshot with id {headshot_id}")
     return headshot
+
+
+@dataclass
+class Candidate:
+    name: str
+    analysis: FaceAnalysis | None = None
+    error: ImageRejected | None = None
+    distances: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float | None:
+        return float(np.median(self.distances)) if self.distances else None
+
+
+MIN_RANK_SELFIES = 3
+
+
+def rank_candidates(
+    session: Session, ctx: Context, person: Person, candidates: list[tuple[str, bytes]], *, recent: int = 5
+) -> tuple[list[Checkin], list[Candidate]]:
+    """Rank candidate headshots (not stored) by their median distance to the person's
+    ``recent`` most recent accepted selfies, best first; refused candidates last."""
+    if recent < MIN_RANK_SELFIES:
+        raise UsageError(f"--selfies must be at least {MIN_RANK_SELFIES}")
+    selfies = list(
+        session.exec(
+            select(Checkin).where(Checkin.person_id == person.id).order_by(Checkin.taken_at.desc(), Checkin.id.desc())  # type: ignore[attr-defined]
+        ).all()
+    )[:recent]
+    if len(selfies) < MIN_RANK_SELFIES:
+        raise UsageError(
+            f"ranking needs at least {MIN_RANK_SELFIES} accepted check-in selfies to compare with; "
+            f"{person.name} has {len(selfies)}. Check in with a few real selfies first (`freshness checkin`)."
+        )
+    embeddings = [embedding_from_bytes(c.embedding) for c in selfies]
+    out: list[Candidate] = []
+    for name, data in candidates:
+        cand = Candidate(name=name)
+        try:
+            _, cand.analysis = _analyze(ctx, data, "headshot")
+        except ImageRejected as exc:
+            cand.error = exc
+        else:
+            cand.distances = [_distance(cand.analysis.embedding, e) for e in embeddings]
+        out.append(cand)
+    out.sort(key=lambda c: (c.median is None, c.median if c.median is not None else 0.0))
+    return selfies, out

@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional
 from zoneinfo import ZoneInfo
 
 import typer
+import typer.core
 from sqlmodel import Session
 
 from freshness import __version__
@@ -232,6 +233,37 @@ def person_list(as_json: bool = JsonOpt) -> None:
         typer.echo(_table(["id", "name", "email", "sector", "timezone", "every (days)"], rows))
 
 
+@person_app.command("set")
+@handle_errors
+def person_set(
+    person: str = typer.Argument(..., help="Person id or unique name."),
+    email: Optional[str] = typer.Option(None, help="New e-mail address."),
+    sector: Optional[str] = typer.Option(None, help="New sector."),
+    tz: Optional[str] = typer.Option(None, "--timezone", help="New IANA time zone."),
+    checkin_every: Optional[int] = typer.Option(None, "--checkin-every", help="New cadence in days.", metavar="DAYS"),
+    policy: list[str] = typer.Option([], "--policy", help="Override one rule setting for this person, NAME=VALUE (repeatable; see docs/rules.md).", metavar="NAME=VALUE"),
+    reset_policy: bool = typer.Option(False, "--reset-policy", help="Drop this person's rule overrides first."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Change a person's details or their own reminder-rule settings.
+
+    Example: freshness person set "Ada Lovelace" --checkin-every 14 --policy refresh_due_months=18
+    """
+    from freshness.people import resolve_person, update_person
+    from freshness.reports import person_dict
+
+    with _session() as session:
+        who = resolve_person(session, person)
+        who = update_person(session, who, email=email, sector=sector, timezone=tz, checkin_every_days=checkin_every,
+                            policy=policy, reset_policy=reset_policy)
+        if as_json:
+            _emit_json(person_dict(who))
+        else:
+            overrides = ", ".join(f"{k}={v}" for k, v in (who.policy_overrides or {}).items()) or "none"
+            typer.echo(f"updated {who.name} (#{who.id}): every {who.checkin_every_days} days, "
+                       f"time zone {who.timezone}, sector {who.sector or '-'}; rule overrides: {overrides}")
+
+
 @person_app.command("delete")
 @handle_errors
 def person_delete(
@@ -337,6 +369,70 @@ def headshot_retire(headshot_id: int = typer.Argument(..., metavar="ID", help="H
         typer.echo(f"retired headshot #{h.id} ({h.platform})")
 
 
+@headshot_app.command("rank")
+@handle_errors
+def headshot_rank(
+    person: str = typer.Argument(..., help="Person id or unique name."),
+    candidates: list[Path] = typer.Argument(..., help="Candidate headshots (not stored).", metavar="CANDIDATE...", exists=True, dir_okay=False),
+    selfies: int = typer.Option(5, "--selfies", help="Compare with this many most recent selfies (at least 3).", metavar="N"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Rank candidate headshots by how much they look like you now, best first.
+
+    Each candidate's distance to your most recent check-in selfies (median) decides;
+    candidates at or above the divergence threshold are flagged. Nothing is stored.
+
+    Example: freshness headshot rank "Ada Lovelace" option1.png option2.png option3.png
+    """
+    from freshness.checkins import rank_candidates
+    from freshness.likeness import band
+    from freshness.people import resolve_person
+    from freshness.reminders import policy_for
+
+    with _session() as session:
+        who = resolve_person(session, person)
+        policy = policy_for(who)
+        used, ranked = rank_candidates(session, get_context(), who,
+                                       [(str(p), _read_image(p)) for p in candidates], recent=selfies)
+    items = []
+    for position, c in enumerate(ranked, start=1):
+        if c.error is not None:
+            items.append({"rank": None, "file": c.name, "error": c.error.as_dict()})
+            continue
+        median = round(c.median, 4)  # type: ignore[arg-type]
+        warn = None
+        if median >= policy.abs_threshold:
+            warn = (f"median distance {median:.2f} is at or above the divergence threshold "
+                    f"{policy.abs_threshold:.2f}: this portrait does not look like you today")
+        items.append({
+            "rank": position,
+            "file": c.name,
+            "median_distance": median,
+            "distances": [round(d, 4) for d in c.distances],
+            "band": band(median, policy.bands),
+            "warning": warn,
+            "quality": c.analysis.quality_dict() if c.analysis else None,
+        })
+    refused = sum(1 for i in items if i.get("error"))
+    if as_json:
+        _emit_json({"person": {"id": who.id, "name": who.name},
+                    "selfies": [{"checkin_id": c.id, "taken_at": c.taken_at.isoformat()} for c in used],
+                    "threshold": policy.abs_threshold, "candidates": items})
+    else:
+        typer.echo(f"compared with {len(used)} most recent selfie(s) of {who.name} "
+                   f"(from {used[-1].taken_at.date()} to {used[0].taken_at.date()})")
+        rows = [[i["rank"], i["file"], f"{i['median_distance']:.3f}", i["band"], "WARNING" if i["warning"] else ""]
+                for i in items if not i.get("error")]
+        typer.echo(_table(["rank", "candidate", "median distance", "band", ""], rows))
+        for i in items:
+            if i.get("warning"):
+                typer.echo(f"warning: {i['file']}: {i['warning']}")
+            if i.get("error"):
+                typer.echo(f"refused: {i['file']}: {i['error']['message']}")
+    if refused:
+        raise typer.Exit(3)
+
+
 # ---------------------------------------------------------------- check-ins and reports
 
 
@@ -408,7 +504,8 @@ def status(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluate as of this date (default now).", metavar="DATE"),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Show each active headshot's age and its latest and median distance to the selfies.
+    """Per active headshot: age, refresh dates, distances, baseline, level, band, trend,
+    projected divergence, self drift and the reminders that should be open. Read-only.
 
     Example: freshness status "Ada Lovelace" --as-of 2026-01-01
     """
@@ -421,11 +518,46 @@ def status(
     if as_json:
         _emit_json(data)
         return
-    typer.echo(f"{who.name} (#{who.id}) as of {data['as_of']}: {data['checkins']} check-in(s), "
-               f"last {data['last_checkin_at'] or 'never'}")
-    rows = [[h["id"], h["platform"], h["published_on"], f"{h['age_days']} d", h["checkins"],
-             _fmt_d(h["latest_distance"]), _fmt_d(h["median_distance"])] for h in data["headshots"]]
-    typer.echo(_table(["headshot", "platform", "published", "age", "check-ins", "latest", "median"], rows))
+    typer.echo(f"{who.name} (#{who.id}) as of {data['as_of'][:16]}: {data['checkins']} check-in(s), "
+               f"last {(data['last_checkin_at'] or 'never')[:16]}")
+    if not data["headshots"]:
+        typer.echo("no active headshot: add one with `freshness headshot add`")
+    for h in data["headshots"]:
+        typer.echo("")
+        typer.echo(f"headshot #{h['id']} ({h['platform']}), published {h['published_on']} "
+                   f"({h['age_days']} days ago), {'AI-generated' if h['ai_generated'] else 'photo'}"
+                   f"{', disclosed' if h['disclosed'] else ''}")
+        typer.echo(f"  refresh due {h['refresh_due_on']}, overdue from {h['refresh_overdue_on']}")
+        if h["checkins"] == 0:
+            typer.echo("  no check-in yet")
+            continue
+        typer.echo(f"  distance: latest {_fmt_d(h['latest_distance'])}, median {_fmt_d(h['median_distance'])} "
+                   f"over {h['checkins']} selfie(s) on {h['points']} day(s)")
+        if h["baseline"] is None:
+            typer.echo(f"  baseline: not yet ({h['baseline_points']} of {h['baseline_needed']} check-ins after "
+                       f"publication); only the absolute threshold {h['threshold']:.2f} applies")
+        else:
+            typer.echo(f"  baseline {h['baseline']:.2f}; divergence threshold {h['threshold']:.2f}")
+        typer.echo(f"  level {_fmt_d(h['level'])} ({h['band']})")
+        t = h["trend"]
+        if t:
+            typer.echo(f"  trend {t['slope_per_year']:+.3f}/year (90% interval {t['low_per_year']:+.3f} to "
+                       f"{t['high_per_year']:+.3f}, {t['n']} check-ins over {t['span_days']:.0f} days)"
+                       + (f"; reaches {h['threshold']:.2f} around {h['projected_divergence_on']}"
+                          if h["projected_divergence_on"] else ""))
+        else:
+            typer.echo("  trend: not enough check-ins yet (4 over 60 days within a year)")
+        if h["self_drift"] is not None:
+            typer.echo(f"  self drift (your face vs your first check-ins): {h['self_drift']:.2f}")
+        for r in h["reminders"]:
+            typer.echo(f"  ! {r['kind']}{_state_note(r)}: {r['message']}")
+    for r in data["reminders"]:
+        typer.echo("")
+        typer.echo(f"! {r['kind']}{_state_note(r)}: {r['message']}")
+
+
+def _state_note(r: dict) -> str:
+    return f" [#{r['id']} {r['state']}]" if r.get("id") else ""
 
 
 @app.command()
@@ -435,10 +567,13 @@ def history(
     headshot: Optional[int] = typer.Option(None, "--headshot", help="Only this headshot.", metavar="ID"),
     as_json: bool = JsonOpt,
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw the history to FILE.png or FILE.svg.", metavar="FILE"),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Trend and projection of the plot as of this date (default now).", metavar="DATE"),
 ) -> None:
-    """One row per check-in with its distance to each headshot.
+    """One row per check-in with its distance, level and band for each headshot.
 
     Example: freshness history "Ada Lovelace" --csv > drift.csv
+    Example: freshness history "Ada Lovelace" --plot drift.png
     """
     from freshness.checkins import get_headshot
     from freshness.people import resolve_person
@@ -446,17 +581,38 @@ def history(
 
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
+    if plot is not None:
+        from freshness.plot import check_plot_path
+
+        check_plot_path(plot)
     with _session() as session:
         who = resolve_person(session, person)
         if headshot is not None:
             get_headshot(session, who, headshot)
         data = build_history(session, who, headshot)
+        if plot is not None:
+            from freshness import plot as plotting
+            from freshness.reminders import policy_for
+            from freshness.reports import plot_series
+
+            when = _as_of(as_of, who.timezone)
+            plotting.draw(plot, f"{who.name}: headshot likeness over time", plot_series(session, who, when, headshot),
+                          when, policy_for(who).drift_horizon_days)
     heads = data["headshots"]
     if as_json:
         _emit_json(data)
         return
-    headers = ["checkin_id", "taken_at"] + [f"headshot_{h['id']}_{h['platform']}" for h in heads]
-    rows = [[r["checkin_id"], r["taken_at"]] + [d["distance"] for d in r["distances"]] for r in data["rows"]]
+    if plot is not None and not as_csv:
+        typer.echo(f"wrote {plot}", err=True)
+    headers = ["checkin_id", "taken_at"]
+    for h in heads:
+        headers += [f"headshot_{h['id']}_{h['platform']}", f"level_{h['id']}", f"band_{h['id']}"]
+    rows = []
+    for r in data["rows"]:
+        row = [r["checkin_id"], r["taken_at"]]
+        for d in r["distances"]:
+            row += [d["distance"], d["level"], d["band"]]
+        rows.append(row)
     if as_csv:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
@@ -464,7 +620,105 @@ def history(
         writer.writerows([[("" if v is None else v) for v in row] for row in rows])
         sys.stdout.write(buf.getvalue())
         return
-    typer.echo(_table(headers, [[r[0], r[1]] + [_fmt_d(v) for v in r[2:]] for r in rows]))
+    pretty = [[row[0], row[1][:16]] + [(_fmt_d(v) if isinstance(v, float) or v is None else v) for v in row[2:]]
+              for row in rows]
+    typer.echo(_table(headers, pretty))
+
+
+# ---------------------------------------------------------------- reminders
+
+
+class _DefaultList(typer.core.TyperGroup):
+    """`freshness reminders [PERSON]` lists; `ack` and `snooze` are subcommands."""
+
+    def parse_args(self, ctx, args):  # type: ignore[override]
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
+
+
+reminders_app = typer.Typer(
+    cls=_DefaultList,
+    help="Evaluate and list reminders; acknowledge or snooze one. `freshness reminders [PERSON]` = `reminders list`.",
+)
+app.add_typer(reminders_app, name="reminders")
+
+
+@reminders_app.command("list")
+@handle_errors
+def reminders_list(
+    person: Optional[str] = typer.Argument(None, help="Person id or unique name (default: everyone)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluate as of this date (default now).", metavar="DATE"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Evaluate (as of now or the given date), record transitions, list unresolved reminders.
+
+    Example: freshness reminders "Ada Lovelace" --as-of 2026-03-01 --json
+    """
+    from freshness.models import Person
+    from freshness.people import list_people, resolve_person
+    from freshness.reminders import evaluate_person, reminder_dict, unresolved
+
+    with _session() as session:
+        people = [resolve_person(session, person)] if person else list_people(session)
+        transitions = []
+        for who in people:
+            transitions += evaluate_person(session, who, _as_of(as_of, who.timezone))
+        names = {p.id: p for p in people}
+        items = []
+        for who in people:
+            items += [reminder_dict(r, names.get(r.person_id)) for r in unresolved(session, who)]
+    if as_json:
+        _emit_json(items)
+        return
+    for t in transitions:
+        typer.echo(f"{'opened' if t.old_state is None else t.new_state if t.new_state != 'open' else 're-opened'}: "
+                   f"#{t.reminder_id} {t.kind}" + (f" (headshot #{t.headshot_id})" if t.headshot_id else ""), err=True)
+    if not items:
+        typer.echo("no open reminders")
+        return
+    for r in items:
+        where = f" headshot #{r['headshot']}" if r["headshot"] else ""
+        extra = f" until {r['snoozed_until'][:10]}" if r["state"] == "snoozed" else ""
+        typer.echo(f"#{r['id']} {r['person']['name']}{where}: {r['kind']} [{r['state']}{extra}] "
+                   f"since {r['opened_at'][:10]}")
+        typer.echo(f"    {r['message']}")
+
+
+@reminders_app.command("ack")
+@handle_errors
+def reminders_ack(reminder_id: int = typer.Argument(..., metavar="ID", help="Reminder id.")) -> None:
+    """Acknowledge a reminder: it stays until its condition clears but is not notified again.
+
+    Example: freshness reminders ack 12
+    """
+    from freshness.reminders import acknowledge
+
+    with _session() as session:
+        r, changed = acknowledge(session, reminder_id, utcnow())
+    typer.echo(f"reminder #{r.id} ({r.kind}) {'acknowledged' if changed else 'was already acknowledged'}")
+
+
+@reminders_app.command("snooze")
+@handle_errors
+def reminders_snooze(
+    reminder_id: int = typer.Argument(..., metavar="ID", help="Reminder id."),
+    until: str = typer.Option(..., "--until", help="Snooze until this date (start of the day, person's time zone).", metavar="YYYY-MM-DD"),
+) -> None:
+    """Snooze a reminder until a date; it re-opens then if its condition still holds.
+
+    Example: freshness reminders snooze 12 --until 2026-02-01
+    """
+    from freshness.models import Person, Reminder
+    from freshness.reminders import snooze
+
+    with _session() as session:
+        found = session.get(Reminder, reminder_id)
+        tz = session.get(Person, found.person_id).timezone if found else "UTC"
+        day = _parse_date(until, "--until")
+        when = datetime.combine(day, time(0, 0), ZoneInfo(tz)).astimezone(timezone.utc)
+        r = snooze(session, reminder_id, when, utcnow())
+    typer.echo(f"reminder #{r.id} ({r.kind}) snoozed until {day.isoformat()}")
 
 
 def main() -> None:  # console-script entry point

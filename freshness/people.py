@@ -166,3 +166,60 @@ def delete_person(session: Session, person: Person, blobs) -> dict[str, int]:
                 still_used |= {getattr(row, col) for col in columns}
     removed = sum(1 for d in digests - still_used if blobs.delete(d))
     return {"headshots": len(headshots), "checkins": len(checkins), "files": removed}
+
+
+def _parse_override(item: str) -> tuple[str, object]:
+    import json as _json
+
+    name, sep, raw = item.partition("=")
+    if not sep or not name.strip():
+        raise UsageError(f"--policy {item!r}: use NAME=VALUE, e.g. refresh_due_months=18")
+    raw = raw.strip()
+    try:
+        value = _json.loads(raw)
+    except ValueError:
+        value = raw  # e.g. a comma-separated list of sectors
+    return name.strip(), value
+
+
+def update_person(
+    session: Session,
+    person: Person,
+    *,
+    email: str | None = None,
+    sector: str | None = None,
+    timezone: str | None = None,
+    checkin_every_days: int | None = None,
+    policy: list[str] | None = None,
+    reset_policy: bool = False,
+) -> Person:
+    """Change a person's details and rule overrides; everything is validated before anything is saved."""
+    from freshness import rules
+
+    if email is not None and not _EMAIL.match(email):
+        raise UsageError(f"not an e-mail address: {email!r}")
+    if checkin_every_days is not None and not 1 <= checkin_every_days <= 365:
+        raise UsageError(f"--checkin-every must be between 1 and 365 days, got {checkin_every_days}")
+    overrides = {} if reset_policy else dict(person.policy_overrides or {})
+    for item in policy or []:
+        name, value = _parse_override(item)
+        overrides[name] = value
+    try:
+        checked = rules.Policy().with_overrides(overrides)
+    except ValueError as exc:
+        raise UsageError(f"--policy: {exc}") from None
+    # keep only what was given, in the canonical form the policy stores
+    canonical = checked.as_dict()
+    person.policy_overrides = {name: canonical[name] for name in overrides}
+    if email is not None:
+        person.email = email
+    if sector is not None:
+        person.sector = validate_sector(sector)
+    if timezone is not None:
+        person.timezone = validate_timezone(timezone)
+    if checkin_every_days is not None:
+        person.checkin_every_days = checkin_every_days
+    session.add(person)
+    session.commit()
+    session.refresh(person)
+    return person

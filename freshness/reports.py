@@ -1,4 +1,9 @@
-"""Read-only views over a person's data: status and history (shared by CLI and web)."""
+"""Read-only views over a person's data: status, history, candidate ranking.
+
+Nothing here writes: ``status`` shows the reminders the rules say should be open
+as of the given time, with the id and state of the stored reminder where
+``freshness reminders`` (or the scheduler) has recorded it.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,19 @@ from typing import Any
 
 from sqlmodel import Session
 
-from freshness.checkins import checkins_of, list_headshots, local_today, measurements_of
+from freshness import likeness, rules
+from freshness.checkins import local_today
+from freshness.faces import embedding_from_bytes
 from freshness.models import Headshot, Person
+from freshness.reminders import PersonData, load_person_data, policy_for, reminder_dict, unresolved
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _r(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(float(value), digits)
 
 
 def person_dict(person: Person) -> dict[str, Any]:
@@ -25,6 +37,7 @@ def person_dict(person: Person) -> dict[str, Any]:
         "timezone": person.timezone,
         "checkin_every_days": person.checkin_every_days,
         "next_checkin_due": _iso(person.next_checkin_due),
+        "policy_overrides": person.policy_overrides or {},
         "consent": {"version": person.consent_version, "at": _iso(person.consent_at)},
         "created_at": _iso(person.created_at),
     }
@@ -44,21 +57,63 @@ def headshot_dict(headshot: Headshot) -> dict[str, Any]:
     }
 
 
+def _self_drift(data: PersonData, analysis: rules.HeadshotAnalysis, headshot: Headshot, policy: rules.Policy) -> float | None:
+    if not analysis.has_baseline:
+        return None
+    after = [p for p in analysis.points if p.day >= headshot.published_on][: policy.baseline_n]
+    recent = list(analysis.points[-policy.level_n :])
+    by_id = {c.id: c for c in data.checkins}
+
+    def embeddings(points: list[likeness.Point]) -> list:
+        return [embedding_from_bytes(by_id[i].embedding) for p in points for i in p.checkin_ids if i in by_id]
+
+    return likeness.self_drift(embeddings(after), embeddings(recent))
+
+
+def _trend_dict(t: likeness.Trend | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {
+        "slope_per_year": _r(t.slope_per_year),
+        "low_per_year": _r(t.low_per_year),
+        "high_per_year": _r(t.high_per_year),
+        "n": t.n,
+        "span_days": round(t.span_days, 1),
+    }
+
+
 def status(session: Session, person: Person, as_of: datetime) -> dict[str, Any]:
-    """Per active headshot (as of ``as_of``): platform, age and the latest and median distances."""
-    checkins = checkins_of(session, person, until=as_of)
-    taken = {c.id: c.taken_at for c in checkins}
-    by_headshot: dict[int, list[tuple[datetime, float]]] = {}
-    for m in measurements_of(session, person):
-        if m.checkin_id in taken:
-            by_headshot.setdefault(m.headshot_id, []).append((taken[m.checkin_id], m.distance))
+    """Per active headshot (as of ``as_of``): age, refresh dates, distances, baseline, level,
+    band, trend, projected divergence, self drift and the reminders that should be open."""
+    data = load_person_data(session, person)
+    policy = policy_for(person)
+    person_facts, head_facts = data.facts(as_of)
+    facts_by_id = {h.headshot_id: h for h in head_facts}
+    desired = rules.evaluate(person_facts, head_facts, policy, as_of)
+    stored = {(r.kind, r.headshot_id): r for r in unresolved(session, person)}
+
+    def reminder_view(d: rules.DesiredReminder) -> dict[str, Any]:
+        r = stored.get(d.key)
+        return {
+            "id": r.id if r else None,
+            "state": r.state if r else None,
+            "kind": d.kind,
+            "headshot": d.headshot_id,
+            "since": d.since.isoformat(),
+            "message": d.message,
+            "details": d.details,
+        }
+
     today = local_today(person, as_of)
+    checkins = [c for c in data.checkins if c.taken_at <= as_of]
     heads = []
-    for h in list_headshots(session, person):
-        if h.published_on > today or (h.retired_at is not None and h.retired_at <= as_of):
+    for h in data.headshots:
+        a = rules.headshot_analysis(facts_by_id[h.id], person_facts, policy, as_of)  # type: ignore[index]
+        if not a.active:
             continue
-        series = sorted(by_headshot.get(h.id, []))  # type: ignore[arg-type]
-        distances = [d for _, d in series]
+        samples = sorted((s for s in data.samples.get(h.id, []) if s.taken_at <= as_of), key=lambda s: s.taken_at)  # type: ignore[arg-type]
+        distances = [s.distance for s in samples]
+        after_publication = sum(1 for p in a.points if p.day >= h.published_on)
         heads.append(
             {
                 "id": h.id,
@@ -67,10 +122,23 @@ def status(session: Session, person: Person, as_of: datetime) -> dict[str, Any]:
                 "age_days": (today - h.published_on).days,
                 "ai_generated": h.ai_generated,
                 "disclosed": h.disclosed,
+                "refresh_due_on": a.refresh_due_on.isoformat(),
+                "refresh_overdue_on": a.refresh_overdue_on.isoformat(),
                 "checkins": len(distances),
+                "points": len(a.points),
                 "latest_distance": distances[-1] if distances else None,
-                "latest_taken_at": _iso(series[-1][0]) if series else None,
-                "median_distance": round(statistics.median(distances), 6) if distances else None,
+                "latest_taken_at": _iso(samples[-1].taken_at) if samples else None,
+                "median_distance": _r(statistics.median(distances), 6) if distances else None,
+                "baseline": _r(a.baseline),
+                "baseline_points": min(after_publication, policy.baseline_n),
+                "baseline_needed": policy.baseline_n,
+                "level": _r(a.level),
+                "band": a.band,
+                "threshold": _r(a.threshold),
+                "trend": _trend_dict(a.trend),
+                "projected_divergence_on": a.projected_date.date().isoformat() if a.projected_date else None,
+                "self_drift": _r(_self_drift(data, a, h, policy)),
+                "reminders": [reminder_view(d) for d in desired if d.headshot_id == h.id],
             }
         )
     return {
@@ -79,30 +147,47 @@ def status(session: Session, person: Person, as_of: datetime) -> dict[str, Any]:
         "checkins": len(checkins),
         "last_checkin_at": _iso(checkins[-1].taken_at) if checkins else None,
         "next_checkin_due": _iso(person.next_checkin_due),
+        "policy": policy.as_dict(),
         "headshots": heads,
+        "reminders": [reminder_view(d) for d in desired if d.headshot_id is None],
     }
 
 
+def _levels(points: list[likeness.Point], n: int) -> dict[Any, float]:
+    """The level (median of the last n points) at each point's day."""
+    return {p.day: float(statistics.median(x.distance for x in points[max(0, i - n + 1) : i + 1]))
+            for i, p in enumerate(points)}
+
+
 def history(session: Session, person: Person, headshot_id: int | None = None) -> dict[str, Any]:
-    """One row per check-in (oldest first) with its distance to each headshot (retired ones too)."""
-    headshots = [h for h in list_headshots(session, person) if headshot_id is None or h.id == headshot_id]
-    wanted = {h.id for h in headshots}
+    """One row per check-in (oldest first) with, per headshot (retired ones too), the distance,
+    the level at that check-in's day (median of the last 3 daily points) and the level's band."""
+    data = load_person_data(session, person)
+    policy = policy_for(person)
+    tz = likeness.resolve_timezone(person.timezone)
+    headshots = [h for h in data.headshots if headshot_id is None or h.id == headshot_id]
     dist: dict[int, dict[int, float]] = {}
-    for m in measurements_of(session, person):
-        if m.headshot_id in wanted:
-            dist.setdefault(m.checkin_id, {})[m.headshot_id] = m.distance
+    levels: dict[int, dict[Any, float]] = {}
+    for h in headshots:
+        samples = data.samples.get(h.id, [])  # type: ignore[arg-type]
+        for s in samples:
+            dist.setdefault(s.checkin_id, {})[h.id] = s.distance  # type: ignore[arg-type, index]
+        levels[h.id] = _levels(likeness.daily_points(samples, person.timezone), policy.level_n)  # type: ignore[index]
     rows = []
-    for c in checkins_of(session, person):
-        rows.append(
-            {
-                "checkin_id": c.id,
-                "taken_at": c.taken_at.isoformat(),
-                "taken_at_source": c.taken_at_source,
-                "distances": [
-                    {"headshot_id": h.id, "distance": dist.get(c.id, {}).get(h.id)} for h in headshots  # type: ignore[arg-type, call-overload]
-                ],
-            }
-        )
+    for c in data.checkins:
+        day = c.taken_at.astimezone(tz).date()
+        cells = []
+        for h in headshots:
+            d = dist.get(c.id, {}).get(h.id)  # type: ignore[arg-type, call-overload]
+            lvl = levels[h.id].get(day) if d is not None else None  # type: ignore[index]
+            cells.append({
+                "headshot_id": h.id,
+                "distance": d,
+                "level": _r(lvl),
+                "band": likeness.band(lvl, policy.bands) if lvl is not None else None,
+            })
+        rows.append({"checkin_id": c.id, "taken_at": c.taken_at.isoformat(), "taken_at_source": c.taken_at_source,
+                     "distances": cells})
     return {
         "person": {"id": person.id, "name": person.name},
         "headshots": [
@@ -111,3 +196,47 @@ def history(session: Session, person: Person, headshot_id: int | None = None) ->
         ],
         "rows": rows,
     }
+
+
+def plot_series(session: Session, person: Person, as_of: datetime, headshot_id: int | None = None) -> list:
+    """Everything ``plot.draw`` needs, per headshot (retired ones too)."""
+    from freshness.plot import Series
+    from freshness.reminders import events_of
+
+    data = load_person_data(session, person)
+    policy = policy_for(person)
+    person_facts, head_facts = data.facts(as_of)
+    events = events_of(session, person)
+    out = []
+    for h, facts in zip(data.headshots, head_facts):
+        if headshot_id is not None and h.id != headshot_id:
+            continue
+        a = rules.headshot_analysis(facts, person_facts, policy, as_of)
+        samples = sorted((s for s in facts.samples if s.taken_at <= as_of), key=lambda s: s.taken_at)
+        mine = [(e, r) for e, r in events if r.headshot_id in (None, h.id)]
+        t = a.trend
+        window = [p for p in a.points if p.taken_at > as_of - _days(policy.drift_window_days)]
+        out.append(Series(
+            label=f"headshot #{h.id} ({h.platform}, published {h.published_on.isoformat()}"
+                  f"{', retired' if h.retired_at else ''})",
+            taken=[s.taken_at for s in samples],
+            distances=[s.distance for s in samples],
+            day_taken=[p.taken_at for p in a.points],
+            day_distances=[p.distance for p in a.points],
+            baseline=a.baseline,
+            threshold=a.threshold,
+            abs_threshold=policy.abs_threshold,
+            trend_slope_per_year=t.slope_per_year if t else None,
+            trend_at_as_of=t.intercept_at_as_of if t else None,
+            trend_start=window[0].taken_at if (t and window) else None,
+            projected=a.projected_date,
+            opened=[(e.created_at, r.kind) for e, r in mine if e.old_state is None],
+            resolved=[(e.created_at, r.kind) for e, r in mine if e.new_state == "resolved"],
+        ))
+    return out
+
+
+def _days(n: int):
+    from datetime import timedelta
+
+    return timedelta(days=n)

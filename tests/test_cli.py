@@ -134,11 +134,17 @@ def test_it_runs_the_whole_checkin_flow(obama: dict, ready: Path, faces: Path) -
     history = run_json("history", "Barack Obama")
     assert [r["checkin_id"] for r in history["rows"]] == [c for c, _, _ in accepted]
     assert [r["taken_at"] for r in history["rows"]] == [t for _, t, _ in accepted]
+    distances = [d for _, _, d in accepted]
+    levels = [statistics.median(distances[max(0, i - 2): i + 1]) for i in range(len(distances))]
     assert [r["distances"] for r in history["rows"]] == [
-        [{"headshot_id": head["id"], "distance": d}] for _, _, d in accepted]
+        [{"headshot_id": head["id"], "distance": d, "level": round(lvl, 4),
+          "band": "strong" if lvl < 0.4 else "good" if lvl < 0.5 else "weak"}]
+        for d, lvl in zip(distances, levels)]
     table = list(csv.reader(io.StringIO(run("history", "Barack Obama", "--csv").stdout)))
-    assert table[0] == ["checkin_id", "taken_at", f"headshot_{head['id']}_linkedin"]
-    assert [float(r[2]) for r in table[1:]] == [d for _, _, d in accepted]
+    hid = head["id"]
+    assert table[0] == ["checkin_id", "taken_at", f"headshot_{hid}_linkedin", f"level_{hid}", f"band_{hid}"]
+    assert [float(r[2]) for r in table[1:]] == distances
+    assert [float(r[3]) for r in table[1:]] == [round(v, 4) for v in levels]
 
     human = run("status", "Barack Obama").stdout
     assert "linkedin" in human and f"{accepted[-1][2]:.3f}" in human
@@ -237,7 +243,8 @@ def test_it_retires_a_headshot_but_keeps_its_history(obama: dict, ready: Path, f
     assert [(h["id"], h["retired_at"] is not None) for h in listed] == [(first["id"], True), (second["id"], False)]
     history = run_json("history", obama["id"])
     assert [h["id"] for h in history["headshots"]] == [first["id"], second["id"]]
-    assert history["rows"][1]["distances"][0] == {"headshot_id": first["id"], "distance": None}
+    assert history["rows"][1]["distances"][0] == {"headshot_id": first["id"], "distance": None, "level": None,
+                                                  "band": None}
     only = run_json("history", obama["id"], "--headshot", second["id"])
     assert [h["id"] for h in only["headshots"]] == [second["id"]]
 

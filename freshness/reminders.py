@@ -1,0 +1,304 @@
+"""Service: evaluate reminders and record their state changes exactly once.
+
+``evaluate_person`` computes, with the pure rules, which reminders *should* be
+open as of a time, and diffs that with the stored unresolved reminders:
+
+* a new key is inserted with ``INSERT … ON CONFLICT (active_key) DO NOTHING``:
+  ``active_key`` is unique while a reminder is unresolved, so of two evaluators
+  racing, exactly one inserts (and writes the "opened" event);
+* every other change is a conditional ``UPDATE … WHERE id = ? AND state = ?``,
+  and its ReminderEvent is written only when that UPDATE changed exactly one
+  row — a second evaluator doing the same work changes nothing and writes no
+  event.
+
+Evaluating twice as of the same time changes nothing. The open set after an
+evaluation depends only on the data and the as-of time (the rules replay the
+series; they never look at what is stored as open).
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, select
+
+from freshness import rules
+from freshness.checkins import checkins_of, list_headshots, measurements_of
+from freshness.config import Settings, get_settings
+from freshness.errors import NotFound, UsageError
+from freshness.likeness import Sample
+from freshness.models import Checkin, Headshot, Person, Reminder, ReminderEvent
+
+OPEN, ACKNOWLEDGED, SNOOZED, RESOLVED = "open", "acknowledged", "snoozed", "resolved"
+UNRESOLVED = (OPEN, ACKNOWLEDGED, SNOOZED)
+
+
+@dataclass(frozen=True)
+class Transition:
+    reminder_id: int
+    kind: str
+    headshot_id: int | None
+    old_state: str | None
+    new_state: str
+    reason: str
+
+
+def active_key(person_id: int, headshot_id: int | None, kind: str) -> str:
+    return f"{person_id}:{headshot_id or 0}:{kind}"
+
+
+def policy_for(person: Person, settings: Settings | None = None) -> rules.Policy:
+    """Defaults ← global FRESHNESS_POLICY ← the person's own overrides."""
+    settings = settings or get_settings()
+    try:
+        base = rules.Policy().with_overrides(settings.policy)
+    except ValueError as exc:
+        raise UsageError(f"FRESHNESS_POLICY: {exc}") from None
+    try:
+        return base.with_overrides(person.policy_overrides or {})
+    except ValueError as exc:
+        raise UsageError(f"policy overrides of {person.name}: {exc}") from None
+
+
+@dataclass
+class PersonData:
+    """A person's facts for the pure rules, loaded once."""
+
+    person: Person
+    checkins: list[Checkin]
+    headshots: list[Headshot]
+    samples: dict[int, list[Sample]]
+
+    def facts(self, as_of: datetime) -> tuple[rules.PersonFacts, list[rules.HeadshotFacts]]:
+        taken = [c.taken_at for c in self.checkins if c.taken_at <= as_of]
+        p = self.person
+        person = rules.PersonFacts(
+            person_id=p.id,  # type: ignore[arg-type]
+            sector=p.sector,
+            timezone=p.timezone,
+            checkin_every_days=p.checkin_every_days,
+            created_at=min([p.created_at, *taken]) if taken else p.created_at,
+            last_checkin_at=max(taken) if taken else None,
+        )
+        heads = [
+            rules.HeadshotFacts(
+                headshot_id=h.id,  # type: ignore[arg-type]
+                platform=h.platform,
+                published_on=h.published_on,
+                ai_generated=h.ai_generated,
+                disclosed=h.disclosed,
+                retired_at=h.retired_at,
+                samples=tuple(self.samples.get(h.id, ())),  # type: ignore[arg-type]
+            )
+            for h in self.headshots
+        ]
+        return person, heads
+
+
+def load_person_data(session: Session, person: Person) -> PersonData:
+    checkins = checkins_of(session, person)
+    taken = {c.id: c.taken_at for c in checkins}
+    samples: dict[int, list[Sample]] = {}
+    for m in measurements_of(session, person):
+        samples.setdefault(m.headshot_id, []).append(Sample(taken[m.checkin_id], m.distance, m.checkin_id))
+    return PersonData(person=person, checkins=checkins, headshots=list_headshots(session, person), samples=samples)
+
+
+def _insert_if_absent(session: Session, values: dict[str, Any]) -> int | None:
+    """Insert a reminder unless one with the same active_key exists; return its id or None."""
+    dialect = session.get_bind().dialect.name
+    table = Reminder.__table__  # type: ignore[attr-defined]
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table)
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table)
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"unsupported database dialect {dialect}")
+    stmt = stmt.values(**values).on_conflict_do_nothing(index_elements=["active_key"]).returning(table.c.id)
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def _flip(session: Session, reminder_id: int, old: str, new: str, values: dict[str, Any]) -> bool:
+    """Conditional UPDATE: change the state only if it is still ``old``. True when one row changed."""
+    result = session.execute(
+        update(Reminder).where(Reminder.id == reminder_id, Reminder.state == old).values(state=new, **values)  # type: ignore[arg-type]
+    )
+    return result.rowcount == 1
+
+
+def _event(session: Session, reminder_id: int, old: str | None, new: str, reason: str, at: datetime) -> None:
+    session.add(ReminderEvent(reminder_id=reminder_id, old_state=old, new_state=new, reason=reason, created_at=at))
+
+
+def _evaluate_once(session: Session, person: Person, as_of: datetime, policy: rules.Policy) -> list[Transition]:
+    data = load_person_data(session, person)
+    person_facts, head_facts = data.facts(as_of)
+    desired = {r.key: r for r in rules.evaluate(person_facts, head_facts, policy, as_of)}
+    stored = session.exec(
+        select(Reminder).where(Reminder.person_id == person.id, Reminder.state.in_(UNRESOLVED))  # type: ignore[attr-defined]
+    ).all()
+    have = {(r.kind, r.headshot_id): r for r in stored}
+    to_open, to_resolve = rules.reconcile(frozenset(have), desired.values())
+    out: list[Transition] = []
+
+    for key in sorted(to_resolve, key=lambda k: (k[1] or 0, k[0])):
+        r = have[key]
+        if _flip(session, r.id, r.state, RESOLVED, {"active_key": None, "resolved_at": as_of, "updated_at": as_of}):  # type: ignore[arg-type]
+            reason = "condition cleared"
+            _event(session, r.id, r.state, RESOLVED, reason, as_of)  # type: ignore[arg-type]
+            out.append(Transition(r.id, r.kind, r.headshot_id, r.state, RESOLVED, reason))  # type: ignore[arg-type]
+
+    for key in sorted(to_open, key=lambda k: (k[1] or 0, k[0])):
+        d = desired[key]
+        details = {**d.details, "since": d.since.isoformat()}
+        rid = _insert_if_absent(
+            session,
+            {
+                "person_id": person.id,
+                "headshot_id": d.headshot_id,
+                "kind": d.kind,
+                "state": OPEN,
+                "active_key": active_key(person.id, d.headshot_id, d.kind),  # type: ignore[arg-type]
+                "opened_at": as_of,
+                "updated_at": as_of,
+                "message": d.message,
+                "details": details,
+            },
+        )
+        if rid is not None:
+            _event(session, rid, None, OPEN, d.message, as_of)
+            out.append(Transition(rid, d.kind, d.headshot_id, None, OPEN, d.message))
+
+    for key, r in have.items():
+        d = desired.get(key)  # type: ignore[assignment]
+        if d is None:
+            continue
+        details = {**d.details, "since": d.since.isoformat()}
+        if r.state == SNOOZED and r.snoozed_until is not None and r.snoozed_until <= as_of:
+            values = {"snoozed_until": None, "updated_at": as_of, "message": d.message, "details": details}
+            if _flip(session, r.id, SNOOZED, OPEN, values):  # type: ignore[arg-type]
+                reason = "snooze ended; the condition still holds"
+                _event(session, r.id, SNOOZED, OPEN, reason, as_of)  # type: ignore[arg-type]
+                out.append(Transition(r.id, r.kind, r.headshot_id, SNOOZED, OPEN, reason))  # type: ignore[arg-type]
+        elif r.message != d.message or r.details != details:
+            # same state, fresher numbers (e.g. a new projected date): no event
+            session.execute(
+                update(Reminder)
+                .where(Reminder.id == r.id, Reminder.state == r.state)  # type: ignore[arg-type]
+                .values(message=d.message, details=details, updated_at=as_of)
+            )
+    return out
+
+
+def evaluate_person(
+    session: Session, person: Person, as_of: datetime, settings: Settings | None = None, retries: int = 20
+) -> list[Transition]:
+    """Evaluate one person as of ``as_of`` in one transaction; return the transitions recorded.
+
+    A transaction that loses a write race on SQLite ("database is locked" after
+    the busy timeout) is retried: evaluation is idempotent.
+    """
+    policy = policy_for(person, settings)
+    for attempt in range(retries + 1):
+        try:
+            out = _evaluate_once(session, person, as_of, policy)
+            session.commit()
+            session.expire_all()  # rows were changed with Core UPDATEs: reload on next access
+            return out
+        except OperationalError as exc:
+            session.rollback()
+            if "locked" not in str(exc).lower() or attempt == retries:
+                raise
+            _time.sleep(min(0.05 * (attempt + 1), 0.5))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def evaluate_all(session: Session, as_of: datetime, settings: Settings | None = None) -> list[Transition]:
+    out: list[Transition] = []
+    for person in session.exec(select(Person).order_by(Person.id)).all():
+        out += evaluate_person(session, person, as_of, settings)
+    return out
+
+
+def unresolved(session: Session, person: Person | None = None) -> list[Reminder]:
+    query = select(Reminder).where(Reminder.state.in_(UNRESOLVED))  # type: ignore[attr-defined]
+    if person is not None:
+        query = query.where(Reminder.person_id == person.id)
+    return list(session.exec(query.order_by(Reminder.person_id, Reminder.opened_at, Reminder.id)).all())
+
+
+def _get(session: Session, reminder_id: int) -> Reminder:
+    r = session.get(Reminder, reminder_id)
+    if r is None:
+        raise NotFound(f"no reminder with id {reminder_id}")
+    return r
+
+
+def acknowledge(session: Session, reminder_id: int, now: datetime) -> tuple[Reminder, bool]:
+    """Acknowledge: it stays until its condition clears but is not notified again.
+    Returns (reminder, changed); acknowledging twice changes nothing."""
+    r = _get(session, reminder_id)
+    if r.state == RESOLVED:
+        raise UsageError(f"reminder #{reminder_id} is already resolved")
+    if r.state == ACKNOWLEDGED:
+        return r, False
+    old = r.state
+    if not _flip(session, r.id, old, ACKNOWLEDGED, {"acknowledged_at": now, "snoozed_until": None, "updated_at": now}):  # type: ignore[arg-type]
+        session.rollback()
+        raise UsageError(f"reminder #{reminder_id} changed meanwhile; try again")
+    _event(session, r.id, old, ACKNOWLEDGED, "acknowledged", now)  # type: ignore[arg-type]
+    session.commit()
+    session.refresh(r)
+    return r, True
+
+
+def snooze(session: Session, reminder_id: int, until: datetime, now: datetime) -> Reminder:
+    """Snooze until ``until``: the next evaluation at or after it re-opens the reminder
+    if its condition still holds."""
+    r = _get(session, reminder_id)
+    if r.state == RESOLVED:
+        raise UsageError(f"reminder #{reminder_id} is already resolved")
+    if until <= r.opened_at:
+        raise UsageError(
+            f"--until must be after the reminder opened ({r.opened_at.date().isoformat()})"
+        )
+    old = r.state
+    if not _flip(session, r.id, old, SNOOZED, {"snoozed_until": until, "updated_at": now}):  # type: ignore[arg-type]
+        session.rollback()
+        raise UsageError(f"reminder #{reminder_id} changed meanwhile; try again")
+    _event(session, r.id, old, SNOOZED, f"snoozed until {until.date().isoformat()}", now)  # type: ignore[arg-type]
+    session.commit()
+    session.refresh(r)
+    return r
+
+
+def reminder_dict(r: Reminder, person: Person | None = None) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "person": {"id": r.person_id, "name": person.name} if person is not None else {"id": r.person_id},
+        "headshot": r.headshot_id,
+        "kind": r.kind,
+        "state": r.state,
+        "opened_at": r.opened_at.isoformat(),
+        "acknowledged_at": r.acknowledged_at.isoformat() if r.acknowledged_at else None,
+        "snoozed_until": r.snoozed_until.isoformat() if r.snoozed_until else None,
+        "resolved_at": r.resolved_at.isoformat() if r.resolved_at else None,
+        "message": r.message,
+        "details": r.details,
+    }
+
+
+def events_of(session: Session, person: Person) -> list[tuple[ReminderEvent, Reminder]]:
+    rows = session.exec(
+        select(ReminderEvent, Reminder)
+        .join(Reminder, ReminderEvent.reminder_id == Reminder.id)  # type: ignore[arg-type]
+        .where(Reminder.person_id == person.id)
+        .order_by(ReminderEvent.created_at, ReminderEvent.id)
+    ).all()
+    return list(rows)  # type: ignore[arg-type]
