@@ -51,7 +51,6 @@ warnings.filterwarnings("ignore", message=r"pkg_resources is deprecated", catego
 
 import argparse  # noqa: E402
 import importlib.metadata  # noqa: E402
-import io  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402

@@ -546,7 +546,9 @@ def status(
                        + (f"; reaches {h['threshold']:.2f} around {h['projected_divergence_on']}"
                           if h["projected_divergence_on"] else ""))
         else:
-            typer.echo("  trend: not enough check-ins yet (4 over 60 days within a year)")
+            pol = data["policy"]
+            typer.echo(f"  trend: not enough check-ins yet ({pol['drift_min_points']} over "
+                       f"{pol['drift_min_span_days']} days within {pol['drift_window_days']} days needed)")
         if h["self_drift"] is not None:
             typer.echo(f"  self drift (your face vs your first check-ins): {h['self_drift']:.2f}")
         for r in h["reminders"]:
@@ -655,7 +657,6 @@ def reminders_list(
 
     Example: freshness reminders "Ada Lovelace" --as-of 2026-03-01 --json
     """
-    from freshness.models import Person
     from freshness.people import list_people, resolve_person
     from freshness.reminders import evaluate_person, reminder_dict, unresolved
 

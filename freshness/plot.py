@@ -56,7 +56,7 @@ def draw(path: Path, title: str, series: list[Series], as_of: datetime, horizon_
                 ax.axhline(s.threshold, color="#e67e22", linestyle=":", linewidth=1.2,
                            label=f"baseline + margin {s.threshold:.2f}")
         if s.trend_slope_per_year is not None and s.trend_at_as_of is not None and s.trend_start is not None:
-            def at(t: datetime) -> float:
+            def at(t: datetime, s: Series = s) -> float:
                 return s.trend_at_as_of + s.trend_slope_per_year * (t - as_of).total_seconds() / (365.25 * 86400)
 
             ax.plot([s.trend_start, as_of], [at(s.trend_start), at(as_of)], color="#8e44ad", linewidth=1.5,

@@ -149,10 +149,11 @@ def _evaluate_once(session: Session, person: Person, as_of: datetime, policy: ru
 
     for key in sorted(to_resolve, key=lambda k: (k[1] or 0, k[0])):
         r = have[key]
-        if _flip(session, r.id, r.state, RESOLVED, {"active_key": None, "resolved_at": as_of, "updated_at": as_of}):  # type: ignore[arg-type]
+        was = r.state  # read before the UPDATE: the session synchronises r.state with it
+        if _flip(session, r.id, was, RESOLVED, {"active_key": None, "resolved_at": as_of, "updated_at": as_of}):  # type: ignore[arg-type]
             reason = "condition cleared"
-            _event(session, r.id, r.state, RESOLVED, reason, as_of)  # type: ignore[arg-type]
-            out.append(Transition(r.id, r.kind, r.headshot_id, r.state, RESOLVED, reason))  # type: ignore[arg-type]
+            _event(session, r.id, was, RESOLVED, reason, as_of)  # type: ignore[arg-type]
+            out.append(Transition(r.id, r.kind, r.headshot_id, was, RESOLVED, reason))  # type: ignore[arg-type]
 
     for key in sorted(to_open, key=lambda k: (k[1] or 0, k[0])):
         d = desired[key]

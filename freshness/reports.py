@@ -17,7 +17,7 @@ from freshness import likeness, rules
 from freshness.checkins import local_today
 from freshness.faces import embedding_from_bytes
 from freshness.models import Headshot, Person
-from freshness.reminders import PersonData, load_person_data, policy_for, reminder_dict, unresolved
+from freshness.reminders import PersonData, load_person_data, policy_for, unresolved
 
 
 def _iso(value: datetime | None) -> str | None:

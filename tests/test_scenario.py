@@ -1,0 +1,188 @@
+"""Issue-3 scenario on real photos, through the CLI: likeness over months, reminders, refresh window."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.clitools import run, run_json
+
+pytestmark = pytest.mark.faces
+
+OBAMA = ["obama2.jpg", "obama3.jpg", "obama1.jpg", "obama-1080p.jpg", "obama-720p.jpg", "obama-480p.jpg"]
+
+
+def variant(src: Path, out: Path, k: int) -> Path:
+    """Different bytes, same face: a slightly different crop, re-encoded."""
+    img = Image.open(src).convert("RGB")
+    w, h = img.size
+    m = 1 + k
+    img.crop((m, m, w - m, h - m)).save(out, "JPEG", quality=90 - k)
+    return out
+
+
+@pytest.fixture
+def selfies(faces: Path, tmp_path: Path) -> dict[str, list[Path]]:
+    obama = [faces / "people/barack_obama" / n for n in OBAMA]
+    obama += [variant(faces / "people/barack_obama" / n, tmp_path / f"o{i}.jpg", i) for i, n in enumerate(OBAMA)]
+    biden = [faces / "people/joe_biden/biden.jpg", faces / "people/joe_biden/biden2.jpg"]
+    biden += [variant(b, tmp_path / f"b{i}.jpg", i) for i, b in enumerate(biden)]
+    return {"same": obama, "other": biden}
+
+
+def reminders(person: int, day: str) -> dict[tuple[str, int | None], dict]:
+    return {(r["kind"], r["headshot"]): r for r in run_json("reminders", person, "--as-of", day)}
+
+
+def test_it_follows_likeness_and_the_refresh_window(home: Path, faces: Path, selfies) -> None:
+    run("init")
+    pid = run_json("person", "add", "Barack Obama", "--consent", "--checkin-every", "30")["id"]
+    hid = run_json("headshot", "add", pid, faces / "people/barack_obama/obama.jpg", "--platform", "linkedin",
+                   "--published", "2024-01-15", "--ai", "--disclosed")["id"]
+    same, other = iter(selfies["same"]), iter(selfies["other"])
+
+    def checkin(image: Path, day: str) -> float:
+        out = run_json("checkin", pid, image, "--taken", day)
+        return out["results"][0]["distances"][0]["distance"]
+
+    # monthly check-ins of the same person: no likeness reminder
+    months = ["2024-02-01", "2024-03-01", "2024-04-01", "2024-05-01", "2024-06-01", "2024-07-01"]
+    for day in months:
+        assert checkin(next(same), day) < 0.6
+        assert reminders(pid, day) == {}
+    status = run_json("status", pid, "--as-of", "2024-07-01")
+    (h,) = status["headshots"]
+    assert h["baseline"] is not None and h["baseline_points"] == 3 and h["band"] in ("strong", "good")
+    assert h["trend"] is not None and h["reminders"] == []
+    assert h["refresh_due_on"] == "2025-01-15" and h["refresh_overdue_on"] == "2026-01-15"
+    assert h["self_drift"] is not None and h["self_drift"] < 0.3
+
+    # a different person checks in: one bad check-in opens nothing, the second opens likeness_diverged
+    assert checkin(next(other), "2024-08-01") > 0.6
+    assert reminders(pid, "2024-08-01") == {}
+    assert checkin(next(other), "2024-09-01") > 0.6
+    opened = reminders(pid, "2024-09-01")
+    assert set(opened) == {("likeness_diverged", hid)}
+    diverged = opened[("likeness_diverged", hid)]
+    assert diverged["state"] == "open" and diverged["opened_at"].startswith("2024-09-01")
+    assert diverged["details"]["baseline"] is not None and "%" not in diverged["message"]
+    assert "Refresh" in diverged["message"] or "refresh" in diverged["message"]
+    status = run_json("status", pid, "--as-of", "2024-09-01")
+    assert status["headshots"][0]["band"] == "diverged"
+    assert [r["id"] for r in status["headshots"][0]["reminders"]] == [diverged["id"]]
+
+    # the same person returns: still open after one good check-in, resolved after two
+    checkin(next(same), "2024-10-01")
+    assert set(reminders(pid, "2024-10-01")) == {("likeness_diverged", hid)}
+    checkin(next(same), "2024-11-01")
+    assert reminders(pid, "2024-11-01") == {}
+    checkin(next(same), "2024-12-01")
+
+    # the refresh window: 12 months, then 24 months after publication
+    assert ("refresh_due", hid) not in reminders(pid, "2025-01-14")
+    due = reminders(pid, "2025-01-15")
+    assert ("refresh_due", hid) in due and ("refresh_overdue", hid) not in due
+    assert ("checkin_missed", None) in due  # Dec 1 + 30 days + 15 days grace = Jan 15
+    assert ("refresh_overdue", hid) not in reminders(pid, "2026-01-14")
+    overdue = reminders(pid, "2026-01-15")
+    assert ("refresh_overdue", hid) in overdue and ("refresh_due", hid) not in overdue
+
+    # the whole story as events, each once; the history plot marks them
+    history = run_json("history", pid)
+    assert [c["band"] for r in history["rows"] for c in r["distances"]][-1] in ("strong", "good")
+    plot = home / "drift.svg"
+    run("history", pid, "--plot", plot, "--as-of", "2024-12-02")
+    svg = plot.read_text()
+    assert "opened: likeness_diverged" in svg and "resolved: likeness_diverged" in svg
+
+    # retiring and replacing the headshot starts afresh; history keeps both
+    run("headshot", "retire", hid)
+    new = run_json("headshot", "add", pid, faces / "people/barack_obama/obama-720p.jpg", "--platform", "linkedin",
+                   "--published", "2026-01-20")["id"]
+    # (a retirement takes effect now, by the real clock: look from tomorrow)
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()
+    assert ("refresh_overdue", hid) in reminders(pid, "2026-01-21")  # not yet retired then
+    now = reminders(pid, tomorrow)
+    assert now and all(key[1] in (None, new) for key in now)
+    assert [h["id"] for h in run_json("history", pid)["headshots"]] == [hid, new]
+    status = run_json("status", pid, "--as-of", tomorrow)
+    assert [h["id"] for h in status["headshots"]] == [new]
+    assert status["headshots"][0]["baseline"] is None and status["headshots"][0]["baseline_points"] == 0
+
+
+def test_it_ranks_candidate_headshots_without_storing_them(home: Path, faces: Path, selfies) -> None:
+    from tests.clitools import snapshot
+
+    run("init")
+    pid = run_json("person", "add", "Barack Obama", "--consent")["id"]
+    candidates = [faces / "people/joe_biden/biden2.jpg", faces / "people/barack_obama/obama.jpg",
+                  faces / "edge/flower.jpg"]
+    for i, image in enumerate(selfies["same"][:2]):
+        run("checkin", pid, image, "--taken", f"2025-0{i + 1}-01")
+    refused = run("headshot", "rank", pid, *candidates[:2], code=2)
+    assert "at least 3" in refused.stderr and "has 2" in refused.stderr
+    for i, image in enumerate(selfies["same"][2:7]):
+        run("checkin", pid, image, "--taken", f"2025-0{i + 3}-01")
+    before = snapshot(home)
+    out = run_json("headshot", "rank", pid, *candidates, code=3)
+    assert snapshot(home) == before
+    assert len(out["selfies"]) == 5
+    assert [s["taken_at"][:10] for s in out["selfies"]] == ["2025-07-01", "2025-06-01", "2025-05-01",
+                                                               "2025-04-01", "2025-03-01"]
+    ranked = [c for c in out["candidates"] if c.get("rank")]
+    assert [Path(c["file"]).name for c in ranked] == ["obama.jpg", "biden2.jpg"]
+    best, worst = ranked
+    assert best["median_distance"] < 0.6 and best["warning"] is None and best["band"] in ("strong", "good")
+    assert worst["median_distance"] >= 0.6 and worst["band"] == "diverged" and "threshold" in worst["warning"]
+    assert len(best["distances"]) == 5
+    assert out["candidates"][-1]["error"]["code"] == "no_face"
+    human = run("headshot", "rank", pid, *candidates[:2], "--selfies", "3").stdout
+    assert human.index("obama.jpg") < human.index("biden2.jpg") and "WARNING" in human
+
+
+def test_it_takes_per_person_rule_overrides(home: Path, faces: Path) -> None:
+    run("init")
+    pid = run_json("person", "add", "Kit", "--consent")["id"]
+    hid = run_json("headshot", "add", pid, faces / "people/kit_harington/john1.jpeg", "--platform", "website",
+                   "--published", "2024-01-01")["id"]
+    run("checkin", pid, faces / "people/kit_harington/john2.jpeg", "--taken", "2024-01-10")
+    assert ("refresh_due", hid) not in reminders(pid, "2024-07-02")
+    person = run_json("person", "set", pid, "--policy", "refresh_due_months=6", "--checkin-every", "365")
+    assert person["policy_overrides"] == {"refresh_due_months": 6} and person["checkin_every_days"] == 365
+    assert ("refresh_due", hid) in reminders(pid, "2024-07-02")
+    bad = run("person", "set", pid, "--policy", "refresh_due_months=3", code=2)
+    assert "6" in bad.stderr and "36" in bad.stderr
+    run("person", "set", pid, "--policy", "no_such_rule=1", code=2)
+    assert run_json("person", "set", pid, "--reset-policy")["policy_overrides"] == {}
+
+
+def test_it_acknowledges_and_snoozes_from_the_cli(home: Path, faces: Path) -> None:
+    run("init")
+    pid = run_json("person", "add", "Amy", "--consent", "--sector", "healthcare", "--checkin-every", "365")["id"]
+    run("headshot", "add", pid, faces / "people/amy_adams/adams.jpg", "--platform", "linkedin",
+        "--published", "2025-01-01")
+    (r,) = run_json("reminders", pid, "--as-of", "2025-01-02")
+    assert r["kind"] == "disclosure_missing" and set(r) >= {
+        "id", "person", "headshot", "kind", "state", "opened_at", "message", "details"}
+    assert "acknowledged" in run("reminders", "ack", r["id"]).stdout
+    assert "already acknowledged" in run("reminders", "ack", r["id"]).stdout
+    assert run_json("reminders", "list", pid, "--as-of", "2025-01-03")[0]["state"] == "acknowledged"
+    run("reminders", "snooze", r["id"], "--until", "2025-02-01")
+    assert run_json("reminders", pid, "--as-of", "2025-01-31")[0]["state"] == "snoozed"
+    assert run_json("reminders", pid, "--as-of", "2025-02-01")[0]["state"] == "open"
+    run("reminders", "ack", 999, code=2)
+    run("reminders", "snooze", r["id"], "--until", "soon", code=2)
+    assert "no open reminders" not in run("reminders").stdout  # everyone, no person given
+
+
+def test_it_refuses_a_plot_file_it_cannot_write(home: Path, faces: Path) -> None:
+    run("init")
+    pid = run_json("person", "add", "Kit", "--consent")["id"]
+    assert ".png or .svg" in run("history", pid, "--plot", home / "drift.pdf", code=2).stderr
+    png = home / "drift.png"
+    run("history", pid, "--plot", png)
+    assert Image.open(io.BytesIO(png.read_bytes())).format == "PNG"
