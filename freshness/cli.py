@@ -360,7 +360,7 @@ def headshot_list(
 def headshot_retire(headshot_id: int = typer.Argument(..., metavar="ID", help="Headshot id.")) -> None:
     """Retire a headshot (it raises no reminders any more; its history is kept).
 
-    Example: freshness headshot retire 3
+    Example: freshness headshot retire 1
     """
     from freshness.checkins import retire_headshot
 
@@ -691,7 +691,7 @@ def reminders_list(
 def reminders_ack(reminder_id: int = typer.Argument(..., metavar="ID", help="Reminder id.")) -> None:
     """Acknowledge a reminder: it stays until its condition clears but is not notified again.
 
-    Example: freshness reminders ack 12
+    Example: freshness reminders ack 1
     """
     from freshness.reminders import acknowledge
 
@@ -708,7 +708,7 @@ def reminders_snooze(
 ) -> None:
     """Snooze a reminder until a date; it re-opens then if its condition still holds.
 
-    Example: freshness reminders snooze 12 --until 2026-02-01
+    Example: freshness reminders snooze 1 --until 2027-02-01
     """
     from freshness.models import Person, Reminder
     from freshness.reminders import snooze

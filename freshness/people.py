@@ -73,6 +73,10 @@ def add_person(
         raise UsageError(f"not an e-mail address: {email!r}")
     if not 1 <= checkin_every_days <= 365:
         raise UsageError(f"--checkin-every must be between 1 and 365 days, got {checkin_every_days}")
+    lowered = name.lower()
+    same = [p for p in session.exec(select(Person)).all() if p.name.lower() == lowered]
+    if same:
+        raise UsageError(f"a person named {same[0].name!r} already exists (#{same[0].id}); names must be unique")
     person = Person(
         name=name,
         email=email,
@@ -95,7 +99,7 @@ def add_person(
 
 
 def resolve_person(session: Session, ref: str | int) -> Person:
-    """A person by id (digits) or by unique name (case-insensitive)."""
+    """A person by id (digits) or by name (case-insensitive; names are unique)."""
     text = str(ref).strip()
     if text.isdigit():
         person = session.get(Person, int(text))

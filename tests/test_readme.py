@@ -1,0 +1,114 @@
+"""Every CLI example in README.md runs (with real photos standing in for the file names)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from freshness.config import reset_settings_cache
+from freshness.db import dispose_engines
+from tests.clitools import run, runner
+from tests.conftest import REPO, faces_root
+
+pytestmark = pytest.mark.faces
+
+# file names used in the README → photos from ../shared/faces
+STAND_INS = {
+    "ada-ai-headshot.jpg": "people/rose_leslie/img1.jpg",
+    "selfie-today.jpg": "people/rose_leslie/img2.jpg",
+    "selfie1.jpg": "people/amy_adams/adams.jpg",
+    "selfie2.jpg": "people/steve_carell/carell.jpg",
+    "option1.png": "ai/scarlett_johansson/generated/withanyone-1.jpg",
+    "option2.png": "people/rose_leslie/img1.jpg",
+    "option3.png": "ai/rihanna/generated/withanyone-2.jpg",
+}
+
+
+def readme_examples() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+    return [line.strip() for block in blocks for line in block.splitlines() if line.strip().startswith("freshness ")]
+
+
+def test_the_readme_names_examples() -> None:
+    examples = readme_examples()
+    assert len(examples) >= 20
+    from freshness.cli import app
+    import typer.main
+
+    group = typer.main.get_command(app)
+    documented = {" ".join(e.split()[1:3]) for e in examples} | {e.split()[1] for e in examples}
+    for name, cmd in group.commands.items():
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for sub in subs:
+                assert f"{name} {sub}" in documented or (name == "reminders" and sub == "list"), (name, sub)
+        else:
+            assert name in documented, name
+
+
+def _execute(line: str, cwd: Path) -> None:
+    argv = shlex.split(line)[1:]
+    out_file = None
+    if ">" in argv:
+        i = argv.index(">")
+        out_file, argv = cwd / argv[i + 1], argv[:i]
+    argv = [str(cwd / a) if a in STAND_INS or a.endswith((".png", ".svg")) else a for a in argv]
+    result = runner.invoke(__import__("freshness.cli", fromlist=["app"]).app, argv, catch_exceptions=False)
+    assert result.exit_code == 0, (line, result.exit_code, result.stdout, result.stderr)
+    if out_file is not None:
+        out_file.write_text(result.stdout)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, faces: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name, rel in STAND_INS.items():
+        shutil.copy(faces / rel, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _fresh_home(path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FRESHNESS_HOME", str(path))
+    reset_settings_cache()
+    dispose_engines()
+    return path
+
+
+def test_every_readme_example_runs(workdir: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    examples = [e for e in readme_examples() if not e.startswith("freshness serve")]  # serve: tests/test_serve.py
+    # a prepared home: Ada with a headshot, three selfies and a recorded reminder
+    prepared = _fresh_home(home / "prepared", monkeypatch)
+    run("init")
+    run("person", "add", "Ada Lovelace", "--consent", "--sector", "finance")
+    run("headshot", "add", "Ada Lovelace", faces_root() / "ai/scarlett_johansson/real/photomaker-scarlett_1.jpg",
+        "--platform", "linkedin", "--published", "2025-03-01")
+    for i, rel in enumerate(["people/kit_harington/john2.jpeg", "people/eric_clapton/clapton-2.jpg",
+                             "people/john_lennon/lennon-2.jpg"]):
+        run("checkin", "Ada Lovelace", faces_root() / rel, "--taken", f"2025-0{i + 4}-01")
+    run("reminders", "--as-of", "2026-01-01")
+    dispose_engines()
+
+    for n, line in enumerate(examples):
+        target = home / f"ex{n}"
+        if line.startswith(("freshness init", "freshness person add")):
+            target.mkdir()
+        else:
+            shutil.copytree(prepared, target)
+        _fresh_home(target, monkeypatch)
+        if line.startswith("freshness person add") or line.startswith("freshness init"):
+            run("init")
+        _execute(line, workdir)
+        dispose_engines()
+
+    # the quickstart session, in order, on one empty home
+    _fresh_home(home / "quickstart", monkeypatch)
+    text = (REPO / "README.md").read_text()
+    quick = re.search(r"A whole session:\n\n```sh\n(.*?)```", text, flags=re.S).group(1)
+    for line in quick.strip().splitlines():
+        _execute(line, workdir)
+    assert (workdir / "ada-drift.png").stat().st_size > 1000
