@@ -186,3 +186,45 @@ def test_it_refuses_a_plot_file_it_cannot_write(home: Path, faces: Path) -> None
     png = home / "drift.png"
     run("history", pid, "--plot", png)
     assert Image.open(io.BytesIO(png.read_bytes())).format == "PNG"
+
+
+def test_it_says_plainly_when_an_ai_headshot_never_looked_like_the_person(home: Path, faces: Path,
+                                                                          tmp_path: Path) -> None:
+    run("init")
+    pid = run_json("person", "add", "Rihanna", "--consent", "--checkin-every", "60")["id"]
+    hid = run_json("headshot", "add", pid, faces / "ai/rihanna/generated/withanyone-4.jpg", "--platform",
+                   "portfolio", "--published", "2025-01-01", "--ai")["id"]
+    real = [faces / "ai/rihanna/real/pulid-rihanna.webp", faces / "ai/rihanna/real/withanyone-ref.jpg",
+            variant(faces / "ai/rihanna/real/pulid-rihanna.webp", tmp_path / "r.jpg", 3)]
+    distances = []
+    for i, image in enumerate(real):
+        out = run_json("checkin", pid, image, "--taken", f"2025-0{i + 2}-01")
+        distances.append(out["results"][0]["distances"][0]["distance"])
+    assert all(d >= 0.6 for d in distances), distances  # measured: 0.62-0.64 from day one
+    (before_baseline,) = run_json("reminders", pid, "--as-of", "2025-03-01")
+    assert before_baseline["kind"] == "likeness_diverged" and before_baseline["details"]["baseline"] is None
+    (r,) = run_json("reminders", pid, "--as-of", "2025-04-01")
+    assert r["id"] == before_baseline["id"]  # the same reminder, its message brought up to date
+    assert r["details"]["from_start"] is True and r["details"]["baseline"] >= 0.6
+    assert "has not looked like you since it was published" in r["message"]
+    status = run_json("status", pid, "--as-of", "2025-04-01")["headshots"][0]
+    assert status["baseline"] >= 0.6 and status["band"] == "diverged" and status["id"] == hid
+
+
+def test_it_ranks_real_ai_portraits_against_real_selfies(home: Path, faces: Path, tmp_path: Path) -> None:
+    run("init")
+    pid = run_json("person", "add", "Yann LeCun", "--consent")["id"]
+    real = [faces / "ai/yann_lecun/real/instantid-compareA_row2_ref.png",
+            faces / "ai/yann_lecun/real/instantid-yann-lecun_resize.jpg",
+            variant(faces / "ai/yann_lecun/real/instantid-yann-lecun_resize.jpg", tmp_path / "y.jpg", 2)]
+    run("checkin", pid, *real)
+    generated = sorted((faces / "ai/yann_lecun/generated").iterdir())
+    out = run_json("headshot", "rank", pid, *generated, "--selfies", "3", code=0)
+    ranked = out["candidates"]
+    medians = [c["median_distance"] for c in ranked]
+    assert medians == sorted(medians) and len(ranked) == len(generated)
+    assert Path(ranked[0]["file"]).name in ("instantid-compareA_InstantID.png", "instantid-compareA_PhotoMaker.png")
+    assert Path(ranked[-1]["file"]).name == "instantid-compareA_IPA-FaceID.png"
+    flagged = {Path(c["file"]).name for c in ranked if c["warning"]}
+    assert flagged == {Path(c["file"]).name for c in ranked if c["median_distance"] >= 0.6}
+    assert "instantid-compareA_IPA-FaceID.png" in flagged and ranked[0]["warning"] is None
