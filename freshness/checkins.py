@@ -7,6 +7,8 @@ created are removed, so a refused or failed image leaves nothing behind.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -40,6 +42,19 @@ class CheckinResult:
     checkin: Checkin
     analysis: FaceAnalysis
     distances: list[tuple[Headshot, float]]
+
+
+@contextmanager
+def _stored(session: Session, ctx: Context) -> Iterator[BlobBatch]:
+    """One transaction for blobs and rows: commit both, or leave neither behind."""
+    batch = BlobBatch(ctx.blobs)
+    try:
+        yield batch
+        session.commit()
+    except BaseException:
+        session.rollback()
+        batch.rollback()
+        raise
 
 
 def validate_platform(platform: str) -> str:
@@ -118,8 +133,7 @@ def add_headshot(
         )
     _, analysis = _analyze(ctx, data, "headshot")
     warnings = [f"{m.describe()}: {m.hint}" for m in analysis.failures]
-    batch = BlobBatch(ctx.blobs)
-    try:
+    with _stored(session, ctx) as batch:
         batch.put(data)  # the published original is kept
         thumb = batch.put(analysis.thumbnail_jpeg)
         headshot = Headshot(
@@ -147,11 +161,6 @@ def add_headshot(
             )
         person.last_activity_at = now
         session.add(person)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        batch.rollback()
-        raise
     return HeadshotResult(headshot=headshot, analysis=analysis, backfilled=len(checkins), warnings=warnings)
 
 
@@ -222,45 +231,38 @@ def add_checkin(
         taken_at, source = now, "received"
 
     headshots = active_headshots(session, person.id)  # type: ignore[arg-type]
-    batch = BlobBatch(ctx.blobs)
     try:
-        thumb = batch.put(analysis.thumbnail_jpeg)
-        keep = ctx.settings.keep_selfie_originals
-        if keep:
-            batch.put(data)
-        checkin = Checkin(
-            person_id=person.id,
-            taken_at=taken_at,
-            taken_at_source=source,
-            received_at=now,
-            image_digest=digest,
-            original_kept=keep,
-            thumb_digest=thumb,
-            embedding=embedding_to_bytes(analysis.embedding),
-            quality=analysis.quality_dict(),
-            note=note,
-        )
-        session.add(checkin)
-        session.flush()
-        distances = []
-        for headshot in headshots:
-            d = _distance(analysis.embedding, embedding_from_bytes(headshot.embedding))
-            session.add(Measurement(checkin_id=checkin.id, headshot_id=headshot.id, distance=d))
-            distances.append((headshot, d))
-        person.last_activity_at = now
-        due = taken_at + timedelta(days=person.checkin_every_days)
-        if person.next_checkin_due is None or due > person.next_checkin_due:
-            person.next_checkin_due = due
-        session.add(person)
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        batch.rollback()
+        with _stored(session, ctx) as batch:
+            thumb = batch.put(analysis.thumbnail_jpeg)
+            keep = ctx.settings.keep_selfie_originals
+            if keep:
+                batch.put(data)
+            checkin = Checkin(
+                person_id=person.id,
+                taken_at=taken_at,
+                taken_at_source=source,
+                received_at=now,
+                image_digest=digest,
+                original_kept=keep,
+                thumb_digest=thumb,
+                embedding=embedding_to_bytes(analysis.embedding),
+                quality=analysis.quality_dict(),
+                note=note,
+            )
+            session.add(checkin)
+            session.flush()
+            distances = []
+            for headshot in headshots:
+                d = _distance(analysis.embedding, embedding_from_bytes(headshot.embedding))
+                session.add(Measurement(checkin_id=checkin.id, headshot_id=headshot.id, distance=d))
+                distances.append((headshot, d))
+            person.last_activity_at = now
+            due = taken_at + timedelta(days=person.checkin_every_days)
+            if person.next_checkin_due is None or due > person.next_checkin_due:
+                person.next_checkin_due = due
+            session.add(person)
+    except IntegrityError:  # the same bytes, checked in concurrently
         raise ImageRejected("this exact photo was already checked in; take a new selfie", code="duplicate") from None
-    except BaseException:
-        session.rollback()
-        batch.rollback()
-        raise
     return CheckinResult(checkin=checkin, analysis=analysis, distances=distances)
 
 

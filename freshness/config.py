@@ -14,7 +14,10 @@ from platformdirs import user_data_dir
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from freshness.faces.limits import QualityLimits
+
 MB = 1024 * 1024
+_GATE = QualityLimits()
 
 
 def default_home() -> Path:
@@ -36,18 +39,16 @@ class Settings(BaseSettings):
     # computed, so distances between any two images are comparable.
     work_max_side: int = 1024
     # Faces are first searched on a further reduced copy (long side at most this).
-    detect_max_side: int = 640
+    detect_max_side: int = _GATE.detect_max_side
 
     # Quality gate (limits chosen from ../shared/faces, see README "Quality gate").
-    min_eye_distance_px: float = 36.0
-    min_sharpness: float = 40.0
-    min_brightness: float = 50.0
-    max_brightness: float = 210.0
-    max_roll_degrees: float = 25.0
-    max_yaw: float = 0.35
-    # A second face is tolerated in a selfie when the largest face's area is at
-    # least this many times the next one's (someone in the background).
-    background_face_ratio: float = 4.0
+    min_eye_distance_px: float = _GATE.min_eye_distance_px
+    min_sharpness: float = _GATE.min_sharpness
+    min_brightness: float = _GATE.min_brightness
+    max_brightness: float = _GATE.max_brightness
+    max_roll_degrees: float = _GATE.max_roll_degrees
+    max_yaw: float = _GATE.max_yaw
+    background_face_ratio: float = _GATE.background_face_ratio
 
     keep_selfie_originals: bool = False
     default_checkin_every_days: int = 30

@@ -7,7 +7,7 @@ from functools import cached_property
 
 from freshness.blobs import BlobStore
 from freshness.config import Settings, get_settings
-from freshness.faces.analyze import QualityLimits
+from freshness.faces.limits import LIMIT_NAMES, QualityLimits
 from freshness.faces.decode import DecodeLimits
 
 
@@ -26,17 +26,7 @@ class Context:
 
     @cached_property
     def quality_limits(self) -> QualityLimits:
-        s = self.settings
-        return QualityLimits(
-            min_eye_distance_px=s.min_eye_distance_px,
-            min_sharpness=s.min_sharpness,
-            min_brightness=s.min_brightness,
-            max_brightness=s.max_brightness,
-            max_roll_degrees=s.max_roll_degrees,
-            max_yaw=s.max_yaw,
-            background_face_ratio=s.background_face_ratio,
-            detect_max_side=s.detect_max_side,
-        )
+        return QualityLimits(**{name: getattr(self.settings, name) for name in LIMIT_NAMES})
 
 
 def get_context(settings: Settings | None = None) -> Context:

@@ -11,7 +11,7 @@ from PIL import Image, ImageEnhance, ImageFilter
 
 from freshness.errors import ImageRejected
 from freshness.faces import analyze_image, decode_image
-from freshness.faces.analyze import QualityLimits
+from freshness.faces.limits import QualityLimits
 
 pytestmark = pytest.mark.faces
 

@@ -23,6 +23,7 @@ from PIL import Image
 
 from freshness.errors import ImageRejected
 from freshness.faces.decode import DecodedImage
+from freshness.faces.limits import QualityLimits
 
 Purpose = Literal["selfie", "headshot"]
 EMBEDDING_DIM = 128
@@ -48,20 +49,6 @@ def _load_models() -> dict[str, Any]:
         _models["encoder"] = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
         _models["rectangle"] = dlib.rectangle
     return _models
-
-
-@dataclass(frozen=True)
-class QualityLimits:
-    """The quality gate. Defaults chosen from the photos in ../shared/faces (README)."""
-
-    min_eye_distance_px: float = 36.0
-    min_sharpness: float = 40.0
-    min_brightness: float = 50.0
-    max_brightness: float = 210.0
-    max_roll_degrees: float = 25.0
-    max_yaw: float = 0.35
-    background_face_ratio: float = 4.0
-    detect_max_side: int = 640
 
 
 @dataclass(frozen=True)
