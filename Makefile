@@ -2,6 +2,10 @@
 # uv is used from PATH when present, otherwise bootstrapped into ./.tools.
 
 PYTHON ?= python3
+# uv uses this interpreter and never downloads one (nothing written outside the
+# repository and the user's caches).
+export UV_PYTHON ?= $(PYTHON)
+export UV_PYTHON_DOWNLOADS ?= never
 HOST ?= 127.0.0.1
 PORT ?= 8000
 UV ?= $(shell command -v uv 2>/dev/null)

@@ -184,3 +184,22 @@ def test_it_computes_the_same_embedding_for_headshots_and_selfies(faces: Path) -
     assert a.thumbnail_jpeg[:3] == b"\xff\xd8\xff"
     thumb = Image.open(__import__("io").BytesIO(a.thumbnail_jpeg))
     assert max(thumb.size) <= 256 and len(thumb.getexif()) == 0
+
+
+def test_it_analyses_a_rotated_heic_selfie_upright(faces: Path) -> None:
+    import io
+
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    photo = Image.open(faces / "people/barack_obama/obama2.jpg").convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways, like a phone does
+    out = io.BytesIO()
+    photo.transpose(Image.Transpose.ROTATE_90).save(out, format="HEIF", exif=exif.tobytes(), quality=90)
+    decoded = decode_image(out.getvalue())
+    assert decoded.format == "HEIF" and decoded.image.height > decoded.image.width
+    analysis = analyze_image(decoded, "selfie")
+    analysis.enforce()
+    reference = analyze_image(decode_image((faces / "people/barack_obama/obama2.jpg").read_bytes())).embedding
+    assert float(np.linalg.norm(analysis.embedding - reference)) < 0.05
