@@ -122,17 +122,6 @@ def list_people(session: Session) -> list[Person]:
     return list(session.exec(select(Person).order_by(Person.id)).all())
 
 
-def person_by_token(session: Session, token: str, now: datetime) -> Person | None:
-    row = session.exec(
-        select(ApiToken).where(ApiToken.token_sha256 == hash_token(token), ApiToken.revoked_at.is_(None))  # type: ignore[union-attr]
-    ).first()
-    if row is None:
-        return None
-    row.last_used_at = now
-    session.add(row)
-    return session.get(Person, row.person_id)
-
-
 def delete_person(session: Session, person: Person, blobs) -> dict[str, int]:
     """Delete a person and everything stored about them: rows, thumbnails, kept originals.
 

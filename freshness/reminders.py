@@ -220,13 +220,6 @@ def evaluate_person(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def evaluate_all(session: Session, as_of: datetime, settings: Settings | None = None) -> list[Transition]:
-    out: list[Transition] = []
-    for person in session.exec(select(Person).order_by(Person.id)).all():
-        out += evaluate_person(session, person, as_of, settings)
-    return out
-
-
 def unresolved(session: Session, person: Person | None = None) -> list[Reminder]:
     query = select(Reminder).where(Reminder.state.in_(UNRESOLVED))  # type: ignore[attr-defined]
     if person is not None:
