@@ -312,9 +312,12 @@ def rank_candidates(
         raise UsageError(f"--selfies must be at least {MIN_RANK_SELFIES}")
     selfies = list(
         session.exec(
-            select(Checkin).where(Checkin.person_id == person.id).order_by(Checkin.taken_at.desc(), Checkin.id.desc())  # type: ignore[attr-defined]
+            select(Checkin)
+            .where(Checkin.person_id == person.id)
+            .order_by(Checkin.taken_at.desc(), Checkin.id.desc())  # type: ignore[attr-defined]
+            .limit(recent)
         ).all()
-    )[:recent]
+    )
     if len(selfies) < MIN_RANK_SELFIES:
         raise UsageError(
             f"ranking needs at least {MIN_RANK_SELFIES} accepted check-in selfies to compare with; "

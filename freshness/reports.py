@@ -8,7 +8,7 @@ as of the given time, with the id and state of the stored reminder where
 from __future__ import annotations
 
 import statistics
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -88,8 +88,7 @@ def status(session: Session, person: Person, as_of: datetime) -> dict[str, Any]:
     data = load_person_data(session, person)
     policy = policy_for(person)
     person_facts, head_facts = data.facts(as_of)
-    facts_by_id = {h.headshot_id: h for h in head_facts}
-    desired = rules.evaluate(person_facts, head_facts, policy, as_of)
+    desired, analyses = rules.evaluate_with_analyses(person_facts, head_facts, policy, as_of)
     stored = {(r.kind, r.headshot_id): r for r in unresolved(session, person)}
 
     def reminder_view(d: rules.DesiredReminder) -> dict[str, Any]:
@@ -108,7 +107,7 @@ def status(session: Session, person: Person, as_of: datetime) -> dict[str, Any]:
     checkins = [c for c in data.checkins if c.taken_at <= as_of]
     heads = []
     for h in data.headshots:
-        a = rules.headshot_analysis(facts_by_id[h.id], person_facts, policy, as_of)  # type: ignore[index]
+        a = analyses[h.id]  # type: ignore[index]
         if not a.active:
             continue
         samples = sorted((s for s in data.samples.get(h.id, []) if s.taken_at <= as_of), key=lambda s: s.taken_at)  # type: ignore[arg-type]
@@ -154,9 +153,8 @@ def status(session: Session, person: Person, as_of: datetime) -> dict[str, Any]:
 
 
 def _levels(points: list[likeness.Point], n: int) -> dict[Any, float]:
-    """The level (median of the last n points) at each point's day."""
-    return {p.day: float(statistics.median(x.distance for x in points[max(0, i - n + 1) : i + 1]))
-            for i, p in enumerate(points)}
+    """The level at each point's day: ``likeness.level`` of the points up to that day."""
+    return {p.day: likeness.level(points[: i + 1], n) for i, p in enumerate(points)}  # type: ignore[misc]
 
 
 def history(session: Session, person: Person, headshot_id: int | None = None) -> dict[str, Any]:
@@ -215,7 +213,7 @@ def plot_series(session: Session, person: Person, as_of: datetime, headshot_id: 
         samples = sorted((s for s in facts.samples if s.taken_at <= as_of), key=lambda s: s.taken_at)
         mine = [(e, r) for e, r in events if r.headshot_id in (None, h.id)]
         t = a.trend
-        window = [p for p in a.points if p.taken_at > as_of - _days(policy.drift_window_days)]
+        window = [p for p in a.points if p.taken_at > as_of - timedelta(days=policy.drift_window_days)]
         out.append(Series(
             label=f"headshot #{h.id} ({h.platform}, published {h.published_on.isoformat()}"
                   f"{', retired' if h.retired_at else ''})",
@@ -235,8 +233,3 @@ def plot_series(session: Session, person: Person, as_of: datetime, headshot_id: 
         ))
     return out
 
-
-def _days(n: int):
-    from datetime import timedelta
-
-    return timedelta(days=n)

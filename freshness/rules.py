@@ -62,6 +62,7 @@ __all__ = [
     "effective_threshold",
     "evaluate",
     "headshot_analysis",
+    "evaluate_with_analyses",
     "reconcile",
     "refresh_dates",
 ]
@@ -847,6 +848,16 @@ def evaluate(
     policy: Policy,
     as_of: datetime,
 ) -> list[DesiredReminder]:
+    """The reminders that should be open as of ``as_of`` (see ``evaluate_with_analyses``)."""
+    return evaluate_with_analyses(person, headshots, policy, as_of)[0]
+
+
+def evaluate_with_analyses(
+    person: PersonFacts,
+    headshots: Iterable[HeadshotFacts],
+    policy: Policy,
+    as_of: datetime,
+) -> tuple[list[DesiredReminder], dict[int, HeadshotAnalysis]]:
     """The reminders that should be open as of ``as_of``.
 
     A pure function of the data up to ``as_of``: samples after it, headshots
@@ -869,11 +880,12 @@ def evaluate(
         raise ValueError(f"duplicate headshot ids: {sorted(i for i in set(ids) if ids.count(i) > 1)}")
 
     out: list[DesiredReminder] = []
+    analyses: dict[int, HeadshotAnalysis] = {}
     checkin = _checkin_reminder(person, hs, policy, as_of)
     if checkin is not None:
         out.append(checkin)
     for h in hs:
-        a = headshot_analysis(h, person, policy, as_of)
+        a = analyses[h.headshot_id] = headshot_analysis(h, person, policy, as_of)
         if not a.active:
             continue
         if a.diverged:
@@ -887,7 +899,7 @@ def evaluate(
         if disclosure is not None:
             out.append(disclosure)
     out.sort(key=_sort_key)
-    return out
+    return out, analyses
 
 
 def reconcile(

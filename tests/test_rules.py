@@ -23,6 +23,7 @@ from freshness.rules import (
     effective_threshold,
     evaluate,
     headshot_analysis,
+    evaluate_with_analyses,
     reconcile,
     refresh_dates,
 )
@@ -128,6 +129,8 @@ def test_it_opens_likeness_diverged_at_k_of_n_exceedances(
     assert bool(got) is expected_open, name
     a = headshot_analysis(h, person(), DEFAULT, last_time(h))
     assert a.diverged is expected_open
+    desired, analyses = evaluate_with_analyses(person(), [h], DEFAULT, last_time(h))
+    assert analyses == {h.headshot_id: a} and desired == evaluate(person(), [h], DEFAULT, last_time(h))
     assert a.threshold == pytest.approx(expected_threshold)
     assert a.baseline == (pytest.approx(expected_baseline) if expected_baseline is not None else None)
     if got:
