@@ -87,6 +87,11 @@ class Checkin(SQLModel, table=True):
     embedding: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     quality: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     note: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Identity guard: median distance of this selfie to the person's recent accepted
+    # selfies when it was checked in (None when there were too few to compare with),
+    # and whether the caller confirmed it was them although it was outside the radius.
+    identity_distance: Optional[float] = Field(default=None)
+    identity_confirmed: bool = Field(default=False)
 
 
 class Measurement(SQLModel, table=True):
@@ -110,7 +115,8 @@ class Reminder(SQLModel, table=True):
     active_key: Optional[str] = Field(
         default=None, sa_column=Column(String(96), unique=True, nullable=True)
     )
-    opened_at: datetime = _utc()
+    opened_at: datetime = _utc()  # when an evaluation recorded it
+    since: datetime = _utc()  # when its condition began, according to the data
     acknowledged_at: Optional[datetime] = _utc(nullable=True)
     snoozed_until: Optional[datetime] = _utc(nullable=True)
     resolved_at: Optional[datetime] = _utc(nullable=True)

@@ -167,6 +167,7 @@ def _evaluate_once(session: Session, person: Person, as_of: datetime, policy: ru
                 "state": OPEN,
                 "active_key": active_key(person.id, d.headshot_id, d.kind),  # type: ignore[arg-type]
                 "opened_at": as_of,
+                "since": d.since,
                 "updated_at": as_of,
                 "message": d.message,
                 "details": details,
