@@ -1,6 +1,7 @@
 """Pure reminder rules: policy + facts + ``as_of`` -> the reminders that should be open.
 
-No I/O, no clock, no project imports except ``freshness.likeness``; stdlib only
+No I/O, no clock, no project imports except ``freshness.likeness`` and the pure
+``freshness.words`` (sentences); stdlib only
 besides what ``likeness`` uses. ``evaluate`` is a pure function of the data up to
 ``as_of``: evaluating at any sequence of earlier times, in any order, never
 changes what it returns at ``as_of`` (hysteresis is replayed from the data, not
@@ -48,6 +49,7 @@ from freshness.likeness import (
 )
 from freshness.likeness import baseline as compute_baseline
 from freshness.likeness import level as compute_level
+from freshness.words import reminder_message
 
 __all__ = [
     "KINDS",
@@ -470,18 +472,6 @@ def _json_safe(value: Any) -> Any:
     raise TypeError(f"not JSON-serialisable: {value!r}")
 
 
-def _fmt(d: float) -> str:
-    return f"{d:.2f}"
-
-
-def _platform(h: HeadshotFacts) -> str:
-    return h.platform.strip() or "published"
-
-
-def _day_word(n: int) -> str:
-    return "day" if n == 1 else "days"
-
-
 # =========================================================================== analysis
 
 
@@ -502,7 +492,13 @@ class HeadshotAnalysis:
       after the last point, and the ``taken_at`` of the point that opened the
       current episode.
     * ``exceedances`` -- how many of the last ``diverge_n`` points are >= threshold.
-    * ``from_start`` -- a baseline exists and is itself >= abs_threshold.
+    * ``from_start`` -- diverged, and the headshot never looked like the person:
+      its baseline is itself >= abs_threshold or, before a baseline exists, the
+      first divergence episode opened within the first ``diverge_n`` points
+      and never closed.
+    * ``baseline_points`` -- points on/after publication counted towards the
+      baseline (at most ``baseline_n``).
+    * ``state`` -- the one-word likeness verdict (see ``LIKENESS_STATES``).
     * ``trend``/``projected_date`` -- Theil-Sen trend and when its line reaches
       ``threshold`` (None without a trend or with a non-positive slope).
     * ``drifting`` -- likeness_drifting should be raised (never together with
@@ -528,11 +524,44 @@ class HeadshotAnalysis:
     drifting: bool
     refresh_due_on: date
     refresh_overdue_on: date
+    baseline_points: int = 0
+    state: str = "no_checkins"
+
+
+#: The likeness verdict of one headshot, from the rules' point of view (the
+#: words for each live in ``freshness.words``):
+#:
+#: * ``no_checkins`` -- nothing to compare with yet;
+#: * ``unlike_so_far`` -- fewer points than a reminder needs, and their level is
+#:   already at or above the threshold: unconfirmed, no reminder on one point;
+#: * ``alike_so_far`` -- below the threshold, but no baseline yet;
+#: * ``alike`` -- below the threshold with a baseline;
+#: * ``drifting`` -- likeness_drifting is raised;
+#: * ``diverged`` -- likeness_diverged is raised (it looked like the person once);
+#: * ``never_alike`` -- likeness_diverged is raised and it never looked like them.
+LIKENESS_STATES: tuple[str, ...] = (
+    "no_checkins", "unlike_so_far", "alike_so_far", "alike", "drifting", "diverged", "never_alike",
+)
+
+
+def _likeness_state(
+    points: int, has_baseline: bool, level: float | None, threshold: float,
+    diverged: bool, from_start: bool, drifting: bool,
+) -> str:
+    if diverged:
+        return "never_alike" if from_start else "diverged"
+    if drifting:
+        return "drifting"
+    if points == 0 or level is None:
+        return "no_checkins"
+    if not has_baseline:
+        return "unlike_so_far" if level >= threshold - EPS else "alike_so_far"
+    return "alike"
 
 
 def _replay_divergence(
     points: list[Point], published_on: date, policy: Policy
-) -> tuple[bool, datetime | None]:
+) -> tuple[bool, datetime | None, bool]:
     """Replay the likeness_diverged state machine over ``points`` (chronological).
 
     At point i, with window = the last ``diverge_n`` points up to and including i,
@@ -540,11 +569,14 @@ def _replay_divergence(
     baseline exists among points[0..i]:
       closed -> open   when >= diverge_k window points are >= T_i;
       open   -> closed when <  diverge_k window points are >= T_i - hysteresis.
-    Returns (open, taken_at of the point that opened the current episode).
+    Returns (open, taken_at of the point that opened the current episode,
+    whether that episode is the first and opened within the first n points).
     """
     k, n = policy.diverge_k, policy.diverge_n
     is_open = False
     since: datetime | None = None
+    episodes = 0
+    early = False
     after: list[float] = []  # distances of points on/after publication, in order
     base: float | None = None
     for i, p in enumerate(points):
@@ -557,10 +589,12 @@ def _replay_divergence(
         if not is_open:
             if sum(1 for w in window if w.distance >= thr - EPS) >= k:
                 is_open, since = True, p.taken_at
+                episodes += 1
+                early = episodes == 1 and i < n
         else:
             if sum(1 for w in window if w.distance >= thr - policy.hysteresis - EPS) < k:
                 is_open, since = False, None
-    return is_open, since
+    return is_open, since, is_open and early
 
 
 def headshot_analysis(
@@ -580,7 +614,7 @@ def headshot_analysis(
     base = compute_baseline(points, headshot.published_on, policy.baseline_n)
     lvl = compute_level(points, policy.level_n)
     thr = effective_threshold(base, policy)
-    diverged, since = _replay_divergence(points, headshot.published_on, policy)
+    diverged, since, opened_early = _replay_divergence(points, headshot.published_on, policy)
     exceed = sum(1 for p in points[-policy.diverge_n :] if p.distance >= thr - EPS)
     tr = trend(
         points,
@@ -599,6 +633,10 @@ def headshot_analysis(
         and projected <= as_of + timedelta(days=policy.drift_horizon_days)
     )
     due_on, overdue_on = refresh_dates(headshot.published_on, policy)
+    from_start = diverged and (
+        base >= policy.abs_threshold - EPS if base is not None else opened_early
+    )
+    after_publication = sum(1 for p in points if p.day >= headshot.published_on)
     return HeadshotAnalysis(
         headshot_id=headshot.headshot_id,
         active=active,
@@ -612,12 +650,14 @@ def headshot_analysis(
         diverged=diverged,
         diverged_since=since,
         exceedances=exceed,
-        from_start=base is not None and base >= policy.abs_threshold - EPS,
+        from_start=from_start,
         trend=tr,
         projected_date=projected,
         drifting=drifting,
         refresh_due_on=due_on,
         refresh_overdue_on=overdue_on,
+        baseline_points=min(after_publication, policy.baseline_n),
+        state=_likeness_state(len(points), base is not None, lvl, thr, diverged, from_start, drifting),
     )
 
 
@@ -625,96 +665,42 @@ def headshot_analysis(
 
 
 def _diverged_reminder(
-    h: HeadshotFacts, a: HeadshotAnalysis, policy: Policy
+    h: HeadshotFacts, a: HeadshotAnalysis, policy: Policy, tz: str
 ) -> DesiredReminder:
     assert a.diverged_since is not None and a.level is not None
     bands = policy.bands
-    k, n = policy.diverge_k, policy.diverge_n
-    m = min(policy.level_n, len(a.points))
-    where = _platform(h)
-    lvl = f"{_fmt(a.level)} ({band(a.level, bands)})"
-    resolve = (
-        f"The reminder resolves once fewer than {k} of your last {n} check-ins are at or above "
-        f"{_fmt(a.resolve_below)}."
-    )
-    disclose = (
-        " Until then, say plainly that it is AI-generated where it is published."
-        if h.ai_generated and not h.disclosed
-        else ""
-    )
-    if a.from_start:
-        assert a.baseline is not None
-        message = (
-            f"Your {where} headshot has not looked like you since it was published: its baseline "
-            f"distance (median of your first {policy.baseline_n} check-ins after publication) was "
-            f"{_fmt(a.baseline)} ({band(a.baseline, bands)}), already at or above the "
-            f"{_fmt(policy.abs_threshold)} limit beyond which the face model would not call it the same "
-            f"person, and your last {m} check-ins are at a median of {lvl}. People who know you only "
-            f"from this photo may not recognise you. Replace it with a headshot that resembles you "
-            f"more closely; if you use an AI generator, rank several candidates against a current "
-            f"selfie and publish the closest.{disclose} {resolve}"
-        )
-    else:
-        if a.baseline is None:
-            limit = (
-                f"the {_fmt(policy.abs_threshold)} identity limit (no baseline yet: it needs "
-                f"{policy.baseline_n} check-ins after publication)"
-            )
-        elif a.threshold < policy.abs_threshold - EPS:
-            limit = (
-                f"the limit {_fmt(a.threshold)} (your starting likeness {_fmt(a.baseline)} + "
-                f"{_fmt(policy.baseline_margin)})"
-            )
-        else:
-            limit = f"the {_fmt(policy.abs_threshold)} identity limit (your starting likeness was {_fmt(a.baseline)})"
-        headline = (
-            "looks much less like you than when it was published"
-            if a.baseline is not None and a.threshold < policy.abs_threshold - EPS
-            else "no longer looks like you"
-        )
-        message = (
-            f"Your {where} headshot {headline}: your last {m} check-ins are at a median "
-            f"distance of {lvl} from it, against {limit}; {a.exceedances} of your last {n} check-ins "
-            f"are at or above that limit. Refresh the headshot with a current photo, or regenerate it "
-            f"from recent selfies.{disclose} If you think a poor selfie caused this, take another "
-            f"check-in in good light, facing the camera. {resolve}"
-        )
     details = _json_safe(
         {
             "platform": h.platform,
             "level": a.level,
+            "band": band(a.level, bands),
+            "level_points": min(policy.level_n, len(a.points)),
             "baseline": a.baseline,
+            "baseline_band": band(a.baseline, bands) if a.baseline is not None else None,
+            "baseline_n": policy.baseline_n,
             "threshold": a.threshold,
+            "abs_threshold": policy.abs_threshold,
+            "margin": policy.baseline_margin,
             "resolve_below": a.resolve_below,
             "exceedances": a.exceedances,
-            "k": k,
-            "window": n,
+            "k": policy.diverge_k,
+            "window": policy.diverge_n,
             "from_start": a.from_start,
             "points": len(a.points),
+            "undisclosed_ai": h.ai_generated and not h.disclosed,
         }
     )
+    message = reminder_message("likeness_diverged", details, tz)
     return DesiredReminder("likeness_diverged", h.headshot_id, a.diverged_since, message, details)
 
 
 def _drifting_reminder(
-    h: HeadshotFacts, a: HeadshotAnalysis, policy: Policy
+    h: HeadshotFacts, a: HeadshotAnalysis, policy: Policy, tz: str
 ) -> DesiredReminder:
     t = a.trend
     assert t is not None and a.projected_date is not None and a.points
     # The latest check-in the projection rests on (the trend window always holds it).
     since = a.points[-1].taken_at
-    conf = f"{policy.drift_confidence * 100:g}%"
-    lvl = (
-        f" Your current level is {_fmt(a.level)} ({band(a.level, policy.bands)})." if a.level is not None else ""
-    )
-    message = (
-        f"Your {_platform(h)} headshot is drifting away from how you look now: over {t.n} check-ins "
-        f"spanning {int(t.span_days)} days, the distance rises by about {t.slope_per_year:.3f} per "
-        f"year ({conf} interval {t.low_per_year:.3f} to {t.high_per_year:.3f}), and at this rate "
-        f"it reaches the limit {_fmt(a.threshold)} around {a.projected_date.date().isoformat()}.{lvl} "
-        f"Plan a refresh of the headshot before then, and keep taking check-ins so the projection "
-        f"stays accurate."
-    )
     details = _json_safe(
         {
             "platform": h.platform,
@@ -729,52 +715,35 @@ def _drifting_reminder(
             "n": t.n,
             "span_days": t.span_days,
             "confidence": policy.drift_confidence,
+            "band": band(a.level, policy.bands) if a.level is not None else None,
         }
     )
+    message = reminder_message("likeness_drifting", details, tz)
     return DesiredReminder("likeness_drifting", h.headshot_id, since, message, details)
 
 
 def _refresh_reminder(
-    h: HeadshotFacts, a: HeadshotAnalysis, policy: Policy, as_of: datetime
+    h: HeadshotFacts, a: HeadshotAnalysis, policy: Policy, as_of: datetime, tz: str
 ) -> DesiredReminder | None:
     due_at = _midnight_utc(a.refresh_due_on)
     overdue_at = _midnight_utc(a.refresh_overdue_on)
     if as_of < due_at:
         return None
-    months = _months_between(h.published_on, as_of.date())
-    lvl = (
-        f" Its current likeness to you is {_fmt(a.level)} ({band(a.level, policy.bands)})."
-        if a.level is not None
-        else ""
-    )
-    action = (
-        "Take a current photo or generate a new headshot from recent selfies, register it here, "
-        "and retire the old one."
-    )
     details = _json_safe(
         {
             "platform": h.platform,
             "published_on": h.published_on,
             "due_on": a.refresh_due_on,
             "overdue_on": a.refresh_overdue_on,
-            "months_since_published": months,
+            "months_since_published": _months_between(h.published_on, as_of.date()),
+            "due_months": policy.refresh_due_months,
+            "overdue_months": policy.refresh_overdue_months,
             "level": a.level,
+            "band": band(a.level, policy.bands) if a.level is not None else None,
         }
     )
-    if as_of >= overdue_at:
-        message = (
-            f"Your {_platform(h)} headshot was published on {h.published_on.isoformat()}, {months} "
-            f"months ago: it is overdue for a refresh (headshots should be renewed within "
-            f"{policy.refresh_overdue_months} months so they show how you look now).{lvl} {action}"
-        )
-        return DesiredReminder("refresh_overdue", h.headshot_id, overdue_at, message, details)
-    message = (
-        f"Your {_platform(h)} headshot was published on {h.published_on.isoformat()}, {months} "
-        f"months ago: it is due for a refresh (recommended every {policy.refresh_due_months}-"
-        f"{policy.refresh_overdue_months} months; overdue from {a.refresh_overdue_on.isoformat()}).{lvl} "
-        f"{action}"
-    )
-    return DesiredReminder("refresh_due", h.headshot_id, due_at, message, details)
+    kind, since = ("refresh_overdue", overdue_at) if as_of >= overdue_at else ("refresh_due", due_at)
+    return DesiredReminder(kind, h.headshot_id, since, reminder_message(kind, details, tz), details)
 
 
 def _disclosure_reminder(h: HeadshotFacts, person: PersonFacts, policy: Policy) -> DesiredReminder | None:
@@ -783,15 +752,10 @@ def _disclosure_reminder(h: HeadshotFacts, person: PersonFacts, policy: Policy) 
     sector = person.sector.strip().lower()
     if sector not in policy.trust_critical_sectors:
         return None
-    message = (
-        f"Your {_platform(h)} headshot is AI-generated and not disclosed as such, and you work in "
-        f"{sector}, where people rely on your photo to know who they are dealing with. Say plainly "
-        f"that it is AI-generated where it is published (a caption or a note on the profile is "
-        f"enough), or use a real photo there; then mark the headshot as disclosed here."
-    )
     details = _json_safe({"platform": h.platform, "sector": sector, "published_on": h.published_on})
     return DesiredReminder(
-        "disclosure_missing", h.headshot_id, _midnight_utc(h.published_on), message, details
+        "disclosure_missing", h.headshot_id, _midnight_utc(h.published_on),
+        reminder_message("disclosure_missing", details, person.timezone), details,
     )
 
 
@@ -810,16 +774,6 @@ def _checkin_reminder(
     if as_of < missed_at:
         return None
     overdue_days = int((as_of - due_at).total_seconds() // 86400)
-    if never:
-        opening = f"You have not taken a check-in selfie since you joined on {last.date().isoformat()}"
-    else:
-        opening = f"No check-in selfie since {last.date().isoformat()}"
-    message = (
-        f"{opening}: one was due on {due_at.date().isoformat()} (every {cadence} "
-        f"{_day_word(cadence)}), {overdue_days} {_day_word(overdue_days)} ago. Without recent selfies "
-        f"freshness cannot tell whether your headshot still looks like you. Take a check-in selfie "
-        f"(good light, facing the camera, no filters)."
-    )
     details = _json_safe(
         {
             "last_checkin_at": None if never else last,
@@ -831,6 +785,7 @@ def _checkin_reminder(
             "grace_days": max(policy.checkin_grace_min_days, cadence / 2),
         }
     )
+    message = reminder_message("checkin_missed", details, person.timezone)
     return DesiredReminder("checkin_missed", None, missed_at, message, details)
 
 
@@ -889,10 +844,10 @@ def evaluate_with_analyses(
         if not a.active:
             continue
         if a.diverged:
-            out.append(_diverged_reminder(h, a, policy))
+            out.append(_diverged_reminder(h, a, policy, person.timezone))
         elif a.drifting:
-            out.append(_drifting_reminder(h, a, policy))
-        refresh = _refresh_reminder(h, a, policy, as_of)
+            out.append(_drifting_reminder(h, a, policy, person.timezone))
+        refresh = _refresh_reminder(h, a, policy, as_of, person.timezone)
         if refresh is not None:
             out.append(refresh)
         disclosure = _disclosure_reminder(h, person, policy)

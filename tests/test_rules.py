@@ -138,7 +138,8 @@ def test_it_opens_likeness_diverged_at_k_of_n_exceedances(
         assert d["threshold"] == pytest.approx(expected_threshold)
         assert d["baseline"] == (pytest.approx(expected_baseline) if expected_baseline is not None else None)
         assert d["window"] == 3
-        assert d["from_start"] is False
+        # only the headshot whose very first check-ins were unlike it "never looked like" the person
+        assert d["from_start"] is (name == "no baseline, above absolute")
 
 
 @pytest.mark.parametrize(
@@ -181,26 +182,43 @@ def test_it_says_plainly_when_a_headshot_never_looked_like_the_person() -> None:
     (r,) = of_kind(run(h), "likeness_diverged")
     assert r.details["from_start"] is True
     assert r.details["baseline"] == pytest.approx(0.63)
-    assert "has not looked like you since it was published" in r.message
-    assert "0.63 (diverged)" in r.message
+    assert "has never looked like you" in r.message
+    assert "its starting likeness (the median of your first 3 check-ins after publication) was 0.63, diverged" \
+        in r.message
     assert "AI-generated" in r.message  # undisclosed AI headshot: the message says to disclose
     assert r.since == START + timedelta(days=7)  # opened at the second point, before the baseline existed
 
 
-def test_it_reports_a_null_baseline_before_one_exists() -> None:
+def test_it_says_a_headshot_never_looked_like_the_person_before_a_baseline_exists() -> None:
     (r,) = of_kind(run(headshot([0.61, 0.62])), "likeness_diverged")
     assert r.details["baseline"] is None
-    assert r.details["from_start"] is False
-    assert "no baseline yet" in r.message
+    assert r.details["from_start"] is True
+    assert "has never looked like you" in r.message and "no longer" not in r.message
+    assert "your first check-ins after it was published were already at 0.61, diverged" in r.message
     assert r.details["exceedances"] == 2
     assert r.details["level"] == pytest.approx(0.615)
+
+
+def test_it_reports_a_null_baseline_before_one_exists() -> None:
+    # three alike check-ins before publication (no baseline: they are not "after"), then two unlike
+    h = headshot([0.40, 0.40, 0.40, 0.61, 0.62], published_on=START.date() + timedelta(days=20))
+    (r,) = of_kind(run(h), "likeness_diverged")
+    assert r.details["baseline"] is None and r.details["from_start"] is False
+    assert "no longer looks like you" in r.message and "no baseline yet" in r.message
+
+
+def test_it_does_not_call_a_headshot_never_alike_when_it_diverged_later() -> None:
+    # alike at first, unlike from the third point on: the episode opened after the first n points
+    (r,) = of_kind(run(headshot([0.40, 0.40, 0.62, 0.62])), "likeness_diverged")
+    assert r.details["from_start"] is False and r.details["baseline"] == pytest.approx(0.40)
+    assert "looks much less like you than when it was published" in r.message
 
 
 def test_it_explains_a_baseline_relative_divergence() -> None:
     (r,) = of_kind(run(headshot([0.35, 0.35, 0.35, 0.48, 0.49])), "likeness_diverged")
     assert "0.35 + 0.12" in r.message
     assert "less like you than when it was published" in r.message
-    assert "0.48 (good)" in r.message  # level = median(0.35, 0.48, 0.49)
+    assert "0.48, good" in r.message  # level = median(0.35, 0.48, 0.49)
     assert r.details["exceedances"] == 2
 
 
@@ -568,7 +586,7 @@ def test_it_never_shows_a_distance_as_a_percentage() -> None:
 
 def test_it_shows_distances_with_two_decimals_and_the_band_word() -> None:
     (r,) = of_kind(run(headshot([0.50, 0.50, 0.50, 0.612, 0.655])), "likeness_diverged")
-    assert "0.61 (diverged)" in r.message
+    assert "0.61, diverged" in r.message
     assert re.search(r"\b0\.\d{3,}", r.message) is None
 
 
@@ -709,7 +727,7 @@ def test_it_validates_direct_policy_construction_too() -> None:
 
 @pytest.mark.parametrize(
     ("module", "allowed_project"),
-    [("likeness.py", set()), ("rules.py", {"freshness.likeness"})],
+    [("likeness.py", set()), ("rules.py", {"freshness.likeness", "freshness.words"}), ("words.py", set())],
 )
 def test_it_keeps_the_pure_modules_free_of_io_dependencies(module: str, allowed_project: set[str]) -> None:
     path = Path(__file__).resolve().parent.parent / "freshness" / module

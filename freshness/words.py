@@ -1,0 +1,342 @@
+"""Plain words: verdicts, distances with their band, local times, reminder messages.
+
+The one place whose sentences the CLI, the web pages and the notification
+messages all show, so that a person reads the same words everywhere. PURE: no
+I/O, no clock, no project imports, stdlib only. Every function takes what it
+shows as arguments (a reminder message is rendered from the reminder's stored
+``details``, so any surface can render it again).
+
+Conventions:
+
+* a distance is never a percentage: it is shown with two decimals and its band,
+  "0.51, weak";
+* times are shown in the person's time zone, to the minute: "2026-11-28 09:05 CET";
+* every reminder message says what was measured, what it means and what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "BAND_MEANINGS",
+    "PLATFORM_NAMES",
+    "STATE_HEADLINES",
+    "distance_text",
+    "fmt_distance",
+    "headshot_name",
+    "local_date",
+    "local_time",
+    "reminder_message",
+    "reminder_title",
+    "verdict",
+]
+
+#: How a platform is named in a sentence ("Your LinkedIn headshot").
+PLATFORM_NAMES: dict[str, str] = {
+    "linkedin": "LinkedIn",
+    "resume": "résumé",
+    "portfolio": "portfolio",
+    "website": "website",
+    "github": "GitHub",
+    "x": "X",
+    "company": "company",
+    "other": "published",
+}
+
+#: What each band means, for legends and help texts.
+BAND_MEANINGS: dict[str, str] = {
+    "strong": "as alike as two real photos of you",
+    "good": "a good likeness",
+    "weak": "at the edge of looking like you",
+    "diverged": "does not look like you",
+}
+
+#: A short headline per likeness state (see ``rules.LIKENESS_STATES``), e.g. for a
+#: plot title or a badge.
+STATE_HEADLINES: dict[str, str] = {
+    "no_checkins": "not compared yet",
+    "alike_so_far": "looks like you so far",
+    "unlike_so_far": "unlike you so far (unconfirmed)",
+    "alike": "still looks like you",
+    "drifting": "drifting away from you",
+    "diverged": "no longer looks like you",
+    "never_alike": "has never looked like you",
+}
+
+#: A short title per reminder kind.
+REMINDER_TITLES: dict[str, str] = {
+    "likeness_diverged": "Headshot no longer looks like you",
+    "likeness_drifting": "Headshot drifting away from you",
+    "refresh_due": "Headshot due for a refresh",
+    "refresh_overdue": "Headshot overdue for a refresh",
+    "checkin_missed": "Check-in missed",
+    "disclosure_missing": "AI headshot not disclosed",
+}
+
+
+# --------------------------------------------------------------------------- small pieces
+
+
+def fmt_distance(d: float) -> str:
+    """A distance with two decimals: 0.5149 -> "0.51"."""
+    return f"{d:.2f}"
+
+
+def distance_text(d: float | None, band: str | None) -> str:
+    """A distance and its band: "0.51, weak" ("-" when there is none)."""
+    if d is None:
+        return "-"
+    return f"{fmt_distance(d)}, {band}" if band else fmt_distance(d)
+
+
+def headshot_name(platform: str) -> str:
+    """"LinkedIn headshot", "résumé headshot", "published headshot"."""
+    key = (platform or "").strip().lower()
+    return f"{PLATFORM_NAMES.get(key, key or 'published')} headshot"
+
+
+def _zone(tz: str | None) -> ZoneInfo:
+    return ZoneInfo(tz or "UTC")
+
+
+def _parse(value: datetime | str) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def local_time(value: datetime | str | None, tz: str | None) -> str:
+    """An instant in the person's time zone, to the minute: "2026-11-28 09:05 CET"."""
+    if value is None:
+        return "never"
+    local = _parse(value).astimezone(_zone(tz))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def local_date(value: datetime | date | str | None, tz: str | None) -> str:
+    """The person's local calendar day of an instant (a date is shown as is)."""
+    if value is None:
+        return "never"
+    if isinstance(value, str) and len(value) == 10:
+        return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    return _parse(value).astimezone(_zone(tz)).date().isoformat()
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _days(n: int) -> str:
+    return _plural(n, "day")
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def verdict(
+    platform: str,
+    state: str,
+    band: str | None = None,
+    *,
+    points: int = 0,
+    baseline_needed: int = 0,
+    projected_on: date | str | None = None,
+) -> str:
+    """One line in plain words: does this headshot still look like its person?
+
+    ``state`` is the rules' likeness state (``rules.LIKENESS_STATES``), ``band``
+    the band of the current level, ``points`` the check-in days so far,
+    ``baseline_needed`` how many more check-in days the baseline needs and
+    ``projected_on`` the date a drifting trend reaches the limit.
+    """
+    name = f"Your {headshot_name(platform)}"
+    b = f" ({band})" if band else ""
+    if state == "no_checkins":
+        return f"{name} has not been compared with a selfie yet: take a check-in selfie."
+    if state == "alike_so_far":
+        more = (
+            f" {_plural(baseline_needed, 'more check-in')} will confirm it." if baseline_needed > 0 else ""
+        )
+        return f"{name} looks like you so far{b}, from {_plural(points, 'check-in')}.{more}"
+    if state == "unlike_so_far":
+        return (
+            f"{name} does not look like you so far{b}: not confirmed yet, from "
+            f"{_plural(points, 'check-in')}. Take another check-in selfie in good light; if it "
+            f"confirms, replace the headshot."
+        )
+    if state == "alike":
+        if band == "weak":
+            return f"{name} still looks like you, but only just{b}."
+        return f"{name} still looks like you{b}."
+    if state == "drifting":
+        when = f" before {projected_on if isinstance(projected_on, str) else projected_on.isoformat()}" \
+            if projected_on else ""
+        return f"{name} is drifting away from how you look{b}: plan a refresh{when}."
+    if state == "diverged":
+        return f"{name} no longer looks like you{b}: refresh it."
+    if state == "never_alike":
+        return f"{name} has never looked like you{b}: replace it with one that does."
+    raise ValueError(f"unknown likeness state {state!r}")
+
+
+# --------------------------------------------------------------------------- reminders
+
+
+def reminder_title(kind: str) -> str:
+    """A short title for a reminder kind ("Check-in missed")."""
+    try:
+        return REMINDER_TITLES[kind]
+    except KeyError:
+        raise ValueError(f"unknown reminder kind {kind!r}") from None
+
+
+def reminder_message(kind: str, details: Mapping[str, Any], tz: str | None = "UTC") -> str:
+    """The full message of a reminder, rendered from its ``details`` (see docs/rules.md).
+
+    ``tz`` is the person's time zone, used for every date shown.
+    """
+    render = _RENDER.get(kind)
+    if render is None:
+        raise ValueError(f"unknown reminder kind {kind!r}")
+    return render(details, tz)
+
+
+def _disclose(d: Mapping[str, Any]) -> str:
+    return " Until then, say plainly that it is AI-generated where it is published." if d.get("undisclosed_ai") else ""
+
+
+def _diverged(d: Mapping[str, Any], tz: str | None) -> str:
+    name = f"Your {headshot_name(d['platform'])}"
+    level = distance_text(d["level"], d.get("band"))
+    m = d.get("level_points", 3)
+    k, n = d["k"], d["window"]
+    resolve = (
+        f"This reminder resolves once fewer than {k} of your last {n} check-ins are at or above "
+        f"{fmt_distance(d['resolve_below'])}."
+    )
+    if d.get("from_start"):
+        if d.get("baseline") is not None:
+            start = (
+                f"its starting likeness (the median of your first {d['baseline_n']} check-ins after "
+                f"publication) was {distance_text(d['baseline'], d.get('baseline_band'))}"
+            )
+        else:
+            start = f"your first check-ins after it was published were already at {level}"
+        return (
+            f"{name} has never looked like you: {start}, at or above the "
+            f"{fmt_distance(d['abs_threshold'])} limit beyond which the face model would not call it "
+            f"the same person, and your last {_plural(m, 'check-in')} are at a median of {level}. "
+            f"People who know you only from this photo may not recognise you. Replace it with a "
+            f"headshot that resembles you more closely; if you use an AI generator, rank several "
+            f"candidates against a current selfie and publish the closest.{_disclose(d)} {resolve}"
+        )
+    baseline, thr, abs_thr = d.get("baseline"), d["threshold"], d["abs_threshold"]
+    if baseline is None:
+        limit = (
+            f"the {fmt_distance(abs_thr)} identity limit (no baseline yet: it needs "
+            f"{d['baseline_n']} check-ins after publication)"
+        )
+    elif thr < abs_thr - 1e-9:
+        limit = (
+            f"the limit {fmt_distance(thr)} (your starting likeness {fmt_distance(baseline)} + "
+            f"{fmt_distance(d['margin'])})"
+        )
+    else:
+        limit = f"the {fmt_distance(abs_thr)} identity limit (your starting likeness was {fmt_distance(baseline)})"
+    headline = (
+        "looks much less like you than when it was published"
+        if baseline is not None and thr < abs_thr - 1e-9
+        else "no longer looks like you"
+    )
+    return (
+        f"{name} {headline}: your last {_plural(m, 'check-in')} are at a median distance of "
+        f"{level} from it, against {limit}; {d['exceedances']} of your last {n} check-ins are at "
+        f"or above that limit. Refresh the headshot with a current photo, or regenerate it from "
+        f"recent selfies.{_disclose(d)} If you think a poor selfie caused this, take another "
+        f"check-in in good light, facing the camera. {resolve}"
+    )
+
+
+def _drifting(d: Mapping[str, Any], tz: str | None) -> str:
+    name = f"Your {headshot_name(d['platform'])}"
+    conf = f"{d['confidence'] * 100:g}%"
+    level = (
+        f" Your current level is {distance_text(d['level'], d.get('band'))}." if d.get("level") is not None else ""
+    )
+    return (
+        f"{name} is drifting away from how you look now: over {d['n']} check-ins spanning "
+        f"{int(d['span_days'])} days, the distance rises by about {d['slope_per_year']:.2f} per "
+        f"year ({conf} interval {d['low_per_year']:.2f} to {d['high_per_year']:.2f}), and at this "
+        f"rate it reaches the limit {fmt_distance(d['threshold'])} around "
+        f"{local_date(d['projected_date'], tz)}.{level} Plan a refresh of the headshot before then, "
+        f"and keep taking check-ins so the projection stays accurate."
+    )
+
+
+_REFRESH_ACTION = (
+    "Take a current photo or generate a new headshot from recent selfies, register it here, and "
+    "retire the old one."
+)
+
+
+def _refresh(d: Mapping[str, Any], tz: str | None, overdue: bool) -> str:
+    name = f"Your {headshot_name(d['platform'])}"
+    months = d["months_since_published"]
+    level = (
+        f" Its current likeness to you is {distance_text(d['level'], d.get('band'))}."
+        if d.get("level") is not None
+        else ""
+    )
+    if overdue:
+        return (
+            f"{name} was published on {d['published_on']}, {_plural(months, 'month')} ago: it is "
+            f"overdue for a refresh (headshots should be renewed within {d['overdue_months']} months "
+            f"so they show how you look now).{level} {_REFRESH_ACTION}"
+        )
+    return (
+        f"{name} was published on {d['published_on']}, {_plural(months, 'month')} ago: it is due "
+        f"for a refresh (recommended every {d['due_months']}-{d['overdue_months']} months; overdue "
+        f"from {d['overdue_on']}).{level} {_REFRESH_ACTION}"
+    )
+
+
+def _disclosure(d: Mapping[str, Any], tz: str | None) -> str:
+    return (
+        f"Your {headshot_name(d['platform'])} is AI-generated and not disclosed as such, and you "
+        f"work in {d['sector']}, where people rely on your photo to know who they are dealing with. "
+        f"Say plainly that it is AI-generated where it is published (a caption or a note on the "
+        f"profile is enough), or use a real photo there; then mark the headshot as disclosed in "
+        f"freshness."
+    )
+
+
+def _checkin(d: Mapping[str, Any], tz: str | None) -> str:
+    cadence = d["cadence_days"]
+    if d.get("last_checkin_at") is None:
+        opening = f"You have not taken a check-in selfie since you joined on {local_date(d['counted_from'], tz)}"
+    else:
+        opening = f"No check-in selfie since {local_date(d['last_checkin_at'], tz)}"
+    return (
+        f"{opening}: one was due on {local_date(d['due_at'], tz)} (every {_days(cadence)}), "
+        f"{_days(d['overdue_days'])} ago. Without recent selfies freshness cannot tell whether your "
+        f"headshot still looks like you. Take a check-in selfie (good light, facing the camera, no "
+        f"filters)."
+    )
+
+
+_RENDER = {
+    "likeness_diverged": _diverged,
+    "likeness_drifting": _drifting,
+    "refresh_due": lambda d, tz: _refresh(d, tz, overdue=False),
+    "refresh_overdue": lambda d, tz: _refresh(d, tz, overdue=True),
+    "checkin_missed": _checkin,
+    "disclosure_missing": _disclosure,
+}
