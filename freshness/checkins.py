@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +18,8 @@ import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from freshness import identity as identity_guard
+from freshness import words
 from freshness.blobs import BlobBatch, sha256_hex
 from freshness.context import Context
 from freshness.errors import ImageRejected, NotFound, UsageError
@@ -42,6 +44,48 @@ class CheckinResult:
     checkin: Checkin
     analysis: FaceAnalysis
     distances: list[tuple[Headshot, float]]
+    identity: identity_guard.IdentityCheck
+
+    @property
+    def identity_note(self) -> str | None:
+        """One line about the identity check when it is worth saying (not checked yet, confirmed)."""
+        return _identity_note(self.identity)
+
+
+def _identity_note(check: identity_guard.IdentityCheck) -> str | None:
+    return words.identity_note(
+        checked=check.checked, distance=check.distance, compared=len(check.compared_with), radius=check.radius,
+        confirmed=check.confirmed, earlier=check.earlier, min_references=check.min_references,
+        back_dated=check.back_dated,
+    )
+
+
+def check_identity(
+    session: Session, ctx: Context, person: Person, embedding: np.ndarray, taken_at: datetime
+) -> identity_guard.IdentityCheck:
+    """Compare a selfie with the person's accepted selfies nearest to it in time (see freshness.identity)."""
+    k = identity_guard.REFERENCES
+    near = Checkin.person_id == person.id
+    before = session.exec(
+        select(Checkin).where(near, Checkin.taken_at <= taken_at)
+        .order_by(Checkin.taken_at.desc(), Checkin.id.desc()).limit(k)  # type: ignore[attr-defined]
+    ).all()
+    after = session.exec(
+        select(Checkin).where(near, Checkin.taken_at > taken_at)
+        .order_by(Checkin.taken_at, Checkin.id).limit(k)  # type: ignore[arg-type]
+    ).all()
+    candidates = [
+        identity_guard.Reference(checkin_id=c.id, taken_at=c.taken_at, embedding=embedding_from_bytes(c.embedding))  # type: ignore[arg-type]
+        for c in [*before, *after]
+    ]
+    return identity_guard.check(
+        embedding,
+        identity_guard.nearest(candidates, taken_at, k),
+        taken_at=taken_at,
+        radius=ctx.settings.identity_radius,
+        min_references=ctx.settings.identity_min_references,
+        earlier=len(candidates),
+    )
 
 
 @contextmanager
@@ -192,11 +236,14 @@ def add_checkin(
     *,
     now: datetime,
     taken_at: datetime | None = None,
+    confirm_identity: bool = False,
 ) -> CheckinResult:
     """Accept one selfie or raise ImageRejected (nothing stored).
 
     taken_at is the given time, else EXIF DateTimeOriginal (in the person's time
-    zone unless the file records an offset), else ``now``.
+    zone unless the file records an offset), else ``now``. A selfie outside the
+    identity radius of the person's own selfies nearest in time is refused as
+    ``not_you`` unless ``confirm_identity`` (then it is stored as confirmed).
     """
     digest = sha256_hex(data)
     duplicate = session.exec(
@@ -230,6 +277,18 @@ def add_checkin(
     else:
         taken_at, source = now, "received"
 
+    guard = check_identity(session, ctx, person, analysis.embedding, taken_at)
+    if guard.outside:
+        if not confirm_identity:
+            raise ImageRejected(
+                words.identity_refusal(guard.distance, len(guard.compared_with), guard.radius,  # type: ignore[arg-type]
+                                       back_dated=guard.back_dated),
+                code="not_you",
+                details={"distance": guard.distance, "radius": guard.radius,
+                         "compared_with": list(guard.compared_with)},
+            )
+        guard = replace(guard, confirmed=True)
+
     headshots = active_headshots(session, person.id)  # type: ignore[arg-type]
     try:
         with _stored(session, ctx) as batch:
@@ -248,6 +307,8 @@ def add_checkin(
                 embedding=embedding_to_bytes(analysis.embedding),
                 quality=analysis.quality_dict(),
                 note=note,
+                identity_distance=guard.distance,
+                identity_confirmed=guard.confirmed,
             )
             session.add(checkin)
             session.flush()
@@ -263,7 +324,7 @@ def add_checkin(
             session.add(person)
     except IntegrityError:  # the same bytes, checked in concurrently
         raise ImageRejected("this exact photo was already checked in; take a new selfie", code="duplicate") from None
-    return CheckinResult(checkin=checkin, analysis=analysis, distances=distances)
+    return CheckinResult(checkin=checkin, analysis=analysis, distances=distances, identity=guard)
 
 
 def checkins_of(session: Session, person: Person, until: datetime | None = None) -> list[Checkin]:

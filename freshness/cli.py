@@ -442,11 +442,14 @@ def checkin(
     person: str = typer.Argument(..., help="Person id or unique name."),
     images: list[Path] = typer.Argument(..., help="One or more selfies.", metavar="IMAGE...", exists=True, dir_okay=False),
     taken: Optional[str] = typer.Option(None, help="When the selfies were taken, in the person's time zone (default: EXIF date, else now).", metavar="YYYY-MM-DD[THH:MM]"),
+    confirm_identity: bool = typer.Option(False, "--confirm-identity", help="It is me: accept selfies that do not look like my earlier ones (new glasses, a beard…) instead of refusing them as not_you."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Check in with one or more selfies; each is accepted (distances, quality) or refused (reason).
 
-    Exit status 0 when all were accepted, 3 when any was refused.
+    A selfie that does not look like the person's own recent selfies is refused
+    (not_you) unless --confirm-identity. Exit status 0 when all were accepted, 3
+    when any was refused.
 
     Example: freshness checkin "Ada Lovelace" selfie1.jpg selfie2.jpg --taken 2025-06-01
     """
@@ -461,7 +464,8 @@ def checkin(
         for path in images:
             entry: dict[str, Any] = {"file": str(path)}
             try:
-                res = add_checkin(session, ctx, who, _read_image(path), now=utcnow(), taken_at=taken_at)
+                res = add_checkin(session, ctx, who, _read_image(path), now=utcnow(), taken_at=taken_at,
+                                  confirm_identity=confirm_identity)
             except ImageRejected as exc:
                 entry.update(accepted=False, error=exc.as_dict())
             else:
@@ -474,6 +478,7 @@ def checkin(
                     distances=[{"headshot_id": h.id, "platform": h.platform, "distance": d} for h, d in res.distances],
                     quality=c.quality,
                     note=c.note,
+                    identity={**res.identity.as_dict(), "note": res.identity_note},
                 )
             results.append(entry)
     refused = sum(1 for r in results if not r["accepted"])
@@ -491,6 +496,8 @@ def checkin(
                     typer.echo("  no active headshot yet: kept for later comparison")
                 if r["note"]:
                     typer.echo(f"  note: {r['note']}")
+                if r["identity"]["note"]:
+                    typer.echo(f"  {r['identity']['note']}")
             else:
                 typer.echo(f"{r['file']}: refused: {r['error']['message']}")
     if refused:

@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from platformdirs import user_data_dir
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from freshness.errors import SettingsError
 from freshness.faces.limits import QualityLimits
+from freshness.identity import DEFAULT_MIN_REFERENCES, DEFAULT_RADIUS
+from freshness.identity import REFERENCES as IDENTITY_REFERENCES
 
 MB = 1024 * 1024
 _GATE = QualityLimits()
@@ -52,6 +55,11 @@ class Settings(BaseSettings):
 
     keep_selfie_originals: bool = False
     default_checkin_every_days: int = 30
+    # Identity guard (README, "freshness checkin"): a selfie farther than this (median
+    # distance) from the person's own nearest-in-time accepted selfies is refused as
+    # not_you unless confirmed; it is checked once the person has this many selfies.
+    identity_radius: float = DEFAULT_RADIUS
+    identity_min_references: int = DEFAULT_MIN_REFERENCES
     # Global likeness-rule overrides: a JSON object using the rule policy's field
     # names, e.g. FRESHNESS_POLICY='{"abs_threshold": 0.58}'.
     policy: dict[str, Any] = Field(default_factory=dict)
@@ -69,6 +77,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"FRESHNESS_POLICY must be a JSON object: {exc}") from exc
         return value
 
+    @field_validator("identity_radius")
+    @classmethod
+    def _check_identity_radius(cls, value: float) -> float:
+        if not 0 < value <= 2:
+            raise ValueError(f"must be a distance above 0 and at most 2 (default {DEFAULT_RADIUS}; "
+                             "two photos of the same person are usually below 0.6)")
+        return value
+
+    @field_validator("identity_min_references")
+    @classmethod
+    def _check_identity_min_references(cls, value: int) -> int:
+        if not 1 <= value <= IDENTITY_REFERENCES:
+            raise ValueError(f"must be a whole number from 1 to {IDENTITY_REFERENCES} (default "
+                             f"{DEFAULT_MIN_REFERENCES}): how many earlier selfies a new one needs to be compared with")
+        return value
+
     @property
     def db_url(self) -> str:
         if self.database_url:
@@ -80,9 +104,23 @@ class Settings(BaseSettings):
         return self.home / "blobs"
 
 
+def _setting_errors(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        name = "FRESHNESS_" + "_".join(str(p) for p in err["loc"][:1]).upper()
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        value = err.get("input")
+        shown = f"={value}" if isinstance(value, (str, int, float)) else ""
+        lines.append(f"{name}{shown}: {msg}")
+    return "invalid setting: " + "; ".join(lines)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(_setting_errors(exc)) from None
 
 
 def reset_settings_cache() -> None:

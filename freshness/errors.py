@@ -30,6 +30,12 @@ class UsageError(FreshnessError):
     code = "usage"
 
 
+class SettingsError(UsageError):
+    """A FRESHNESS_* setting has a value that cannot be used."""
+
+    code = "settings"
+
+
 class NotFound(UsageError):
     http_status = 404
     code = "not_found"

@@ -28,6 +28,8 @@ __all__ = [
     "distance_text",
     "fmt_distance",
     "headshot_name",
+    "identity_note",
+    "identity_refusal",
     "local_date",
     "local_time",
     "reminder_message",
@@ -340,3 +342,61 @@ _RENDER = {
     "checkin_missed": _checkin,
     "disclosure_missing": _disclosure,
 }
+
+
+# --------------------------------------------------------------------------- identity guard
+
+
+def _outside(distance: float, radius: float) -> tuple[str, str]:
+    """A distance just outside the radius and the radius, never shown as the same number."""
+    shown, limit = fmt_distance(distance), fmt_distance(radius)
+    return (f"{distance:.3f}", f"{radius:.3f}") if shown == limit else (shown, limit)
+
+
+def _references(compared: int, back_dated: bool) -> str:
+    if back_dated:
+        return f"your {_plural(compared, 'selfie')} taken nearest to that date"
+    return "your last selfie" if compared == 1 else f"your last {compared} selfies"
+
+
+def identity_refusal(
+    distance: float,
+    compared: int,
+    radius: float,
+    *,
+    back_dated: bool = False,
+    confirm: str = "check in again with --confirm-identity",
+) -> str:
+    """Why a selfie was refused as ``not_you`` and what to do."""
+    measure = "distance" if compared == 1 else "median distance"
+    shown, limit = _outside(distance, radius)
+    return (
+        f"This selfie does not look like your earlier check-ins: its {measure} to "
+        f"{_references(compared, back_dated)} is {shown}, and the same person is usually "
+        f"within {limit}. Nothing was stored. If it is you (new glasses, a beard, other "
+        f"light), {confirm}; if not, take a selfie of yourself."
+    )
+
+
+def identity_note(
+    *,
+    checked: bool,
+    distance: float | None,
+    compared: int,
+    radius: float,
+    confirmed: bool,
+    earlier: int,
+    min_references: int,
+    back_dated: bool = False,
+) -> str | None:
+    """One short line about the identity check of an accepted selfie, or None when it is unremarkable."""
+    if not checked:
+        if earlier == 0 and min_references == 1:
+            return "identity not checked yet: this is your first selfie; the next ones are compared with it"
+        return (f"identity not checked yet: a selfie is compared with your earlier ones once you have "
+                f"{_plural(min_references, 'selfie')}; you had {earlier}")
+    if confirmed and distance is not None:
+        shown, limit = _outside(distance, radius)
+        return (f"identity confirmed by you: {shown} from {_references(compared, back_dated)}, "
+                f"outside the {limit} radius")
+    return None

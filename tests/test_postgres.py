@@ -34,10 +34,11 @@ def test_it_runs_the_checkin_flow_on_postgresql(pg_home: Path, faces: Path) -> N
                     "--platform", "portfolio", "--published", "2025-01-01", "--not-ai")
     assert head["ai_generated"] is False and head["backfilled_checkins"] == 1
     out = run_json("checkin", person["id"], faces / "people/kit_harington/john1.jpeg",
-                   faces / "edge/flower.jpg", "--taken", "2025-02-05T09:15", code=3)
+                   faces / "edge/flower.jpg", "--taken", "2025-02-05T09:15", "--confirm-identity", code=3)
     assert [r["accepted"] for r in out["results"]] == [True, False]
     assert out["results"][0]["taken_at"] == "2025-02-05T09:15:00+00:00"
     assert out["results"][0]["distances"][0]["distance"] > 0.6  # someone else
+    assert out["results"][0]["identity"]["confirmed"] is True  # accepted only on confirmation
     run("checkin", person["id"], faces / "people/kit_harington/john1.jpeg", code=3)  # duplicate
 
     status = run_json("status", person["id"], "--as-of", "2025-03-01")

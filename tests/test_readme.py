@@ -18,10 +18,10 @@ pytestmark = pytest.mark.faces
 
 # file names used in the README → photos from ../shared/faces
 STAND_INS = {
-    "ada-ai-headshot.jpg": "people/rose_leslie/img1.jpg",
-    "selfie-today.jpg": "people/rose_leslie/img2.jpg",
-    "selfie1.jpg": "people/amy_adams/adams.jpg",
-    "selfie2.jpg": "people/steve_carell/carell.jpg",
+    "ada-ai-headshot.jpg": "ai/scarlett_johansson/generated/withanyone-3.jpg",
+    "selfie-today.jpg": "ai/scarlett_johansson/real/photomaker-scarlett_1.jpg",
+    "selfie1.jpg": "ai/scarlett_johansson/real/consistentid-scarlett_johansson.jpg",
+    "selfie2.jpg": "ai/scarlett_johansson/real/withanyone-ref.jpg",
     "option1.png": "ai/scarlett_johansson/generated/withanyone-1.jpg",
     "option2.png": "people/rose_leslie/img1.jpg",
     "option3.png": "ai/rihanna/generated/withanyone-2.jpg",
@@ -85,10 +85,12 @@ def test_every_readme_example_runs(workdir: Path, home: Path, monkeypatch: pytes
     prepared = _fresh_home(home / "prepared", monkeypatch)
     run("init")
     run("person", "add", "Ada Lovelace", "--consent", "--sector", "finance")
-    run("headshot", "add", "Ada Lovelace", faces_root() / "ai/scarlett_johansson/real/photomaker-scarlett_1.jpg",
+    run("headshot", "add", "Ada Lovelace", faces_root() / "ai/scarlett_johansson/generated/withanyone-4.jpg",
         "--platform", "linkedin", "--published", "2025-03-01")
-    for i, rel in enumerate(["people/kit_harington/john2.jpeg", "people/eric_clapton/clapton-2.jpg",
-                             "people/john_lennon/lennon-2.jpg"]):
+    # (Ada's selfies show one person, as the identity guard wants; so do the README's selfie stand-ins)
+    for i, rel in enumerate(["ai/scarlett_johansson/real/photomaker-scarlett_0.jpg",
+                             "ai/scarlett_johansson/real/photomaker-scarlett_2.jpg",
+                             "ai/scarlett_johansson/real/photomaker-scarlett_3.jpg"]):
         run("checkin", "Ada Lovelace", faces_root() / rel, "--taken", f"2025-0{i + 4}-01")
     run("reminders", "--as-of", "2026-01-01")
     dispose_engines()

@@ -45,8 +45,8 @@ def test_it_follows_likeness_and_the_refresh_window(home: Path, faces: Path, sel
                    "--published", "2024-01-15", "--ai", "--disclosed")["id"]
     same, other = iter(selfies["same"]), iter(selfies["other"])
 
-    def checkin(image: Path, day: str) -> float:
-        out = run_json("checkin", pid, image, "--taken", day)
+    def checkin(image: Path, day: str, *options: str) -> float:
+        out = run_json("checkin", pid, image, "--taken", day, *options)
         return out["results"][0]["distances"][0]["distance"]
 
     # monthly check-ins of the same person: no likeness reminder
@@ -61,10 +61,11 @@ def test_it_follows_likeness_and_the_refresh_window(home: Path, faces: Path, sel
     assert h["refresh_due_on"] == "2025-01-15" and h["refresh_overdue_on"] == "2026-01-15"
     assert h["self_drift"] is not None and h["self_drift"] < 0.3
 
-    # a different person checks in: one bad check-in opens nothing, the second opens likeness_diverged
-    assert checkin(next(other), "2024-08-01") > 0.6
+    # a different person checks in (confirmed as them, past the identity guard): one bad check-in
+    # opens nothing, the second opens likeness_diverged
+    assert checkin(next(other), "2024-08-01", "--confirm-identity") > 0.6
     assert reminders(pid, "2024-08-01") == {}
-    assert checkin(next(other), "2024-09-01") > 0.6
+    assert checkin(next(other), "2024-09-01", "--confirm-identity") > 0.6
     opened = reminders(pid, "2024-09-01")
     assert set(opened) == {("likeness_diverged", hid)}
     diverged = opened[("likeness_diverged", hid)]
