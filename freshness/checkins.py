@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -23,8 +23,11 @@ from freshness import words
 from freshness.blobs import BlobBatch, sha256_hex
 from freshness.context import Context
 from freshness.errors import ImageRejected, NotFound, UsageError
-from freshness.faces import FaceAnalysis, analyze_image, decode_image, embedding_from_bytes, embedding_to_bytes
+from freshness.faces.embedding import embedding_from_bytes, embedding_to_bytes
 from freshness.models import Checkin, Headshot, Measurement, Person
+
+if TYPE_CHECKING:
+    from freshness.faces import FaceAnalysis
 
 PLATFORMS = ("linkedin", "resume", "portfolio", "website", "github", "x", "company", "other")
 # An EXIF or given capture time may be this far ahead of the server clock (clock skew).
@@ -128,6 +131,8 @@ def parse_taken(text: str, person: Person) -> datetime:
 
 
 def _analyze(ctx: Context, data: bytes, purpose: str) -> tuple[Any, FaceAnalysis]:
+    from freshness.faces import analyze_image, decode_image  # the image libraries load here, when needed
+
     decoded = decode_image(data, ctx.decode_limits)
     return decoded, analyze_image(decoded, purpose, ctx.quality_limits)  # type: ignore[arg-type]
 
@@ -218,6 +223,46 @@ def retire_headshot(session: Session, headshot_id: int, now: datetime) -> Headsh
     session.add(headshot)
     session.commit()
     return headshot
+
+
+def update_headshot(
+    session: Session,
+    headshot_id: int,
+    *,
+    now: datetime,
+    platform: str | None = None,
+    published_on: date | None = None,
+    ai_generated: bool | None = None,
+    disclosed: bool | None = None,
+) -> tuple[Headshot, list[str]]:
+    """Change what is known about a headshot (where and when it is published, whether it is
+    AI-generated, whether it is labelled as such). Everything is validated before anything is
+    saved. Returns the headshot and the names of the fields that changed."""
+    headshot = session.get(Headshot, headshot_id)
+    if headshot is None:
+        raise NotFound(f"no headshot with id {headshot_id}")
+    person = session.get(Person, headshot.person_id)
+    changes: dict[str, Any] = {}
+    if platform is not None:
+        changes["platform"] = validate_platform(platform)
+    if published_on is not None:
+        today = local_today(person, now)  # type: ignore[arg-type]
+        if published_on > today:
+            raise UsageError(f"--published {published_on.isoformat()} is in the future (today is {today.isoformat()})")
+        changes["published_on"] = published_on
+    if ai_generated is not None:
+        changes["ai_generated"] = ai_generated
+    if disclosed is not None:
+        changes["disclosed"] = disclosed
+    if not changes:
+        raise UsageError("nothing to change: give at least one of --platform, --published, --ai/--not-ai, "
+                         "--disclosed/--not-disclosed")
+    changed = [name for name, value in changes.items() if getattr(headshot, name) != value]
+    for name, value in changes.items():
+        setattr(headshot, name, value)
+    session.add(headshot)
+    session.commit()
+    return headshot, changed
 
 
 def list_headshots(session: Session, person: Person) -> list[Headshot]:
@@ -397,3 +442,14 @@ def rank_candidates(
         out.append(cand)
     out.sort(key=lambda c: (c.median is None, c.median if c.median is not None else 0.0))
     return selfies, out
+
+
+def current_headshot_medians(
+    session: Session, person: Person, selfies: list[Checkin]
+) -> list[tuple[Headshot, float]]:
+    """Each active headshot's median distance to the given selfies (for comparison in a ranking)."""
+    embeddings = [embedding_from_bytes(c.embedding) for c in selfies]
+    return [
+        (h, float(np.median([_distance(embedding_from_bytes(h.embedding), e) for e in embeddings])))
+        for h in active_headshots(session, person.id)  # type: ignore[arg-type]
+    ]

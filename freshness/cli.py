@@ -11,35 +11,76 @@ import functools
 import io
 import json
 import sys
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 from zoneinfo import ZoneInfo
 
 import typer
 import typer.core
-from sqlmodel import Session
 
 from freshness import __version__
-from freshness.config import get_settings
-from freshness.context import get_context
-from freshness.db import get_engine, utcnow
 from freshness.errors import FreshnessError, ImageRejected, UsageError
+
+# Only what every command needs is imported here: a command imports the database
+# layer, the face pipeline or the plotting library when it runs, so `--help` and
+# the quick commands start at once (see benchmarks/cli_start.py).
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from freshness.config import Settings
+    from freshness.context import Context
+
+
+def utcnow() -> datetime:
+    """The real clock, read in one place (``freshness.clock``; tests replace it there)."""
+    from freshness import clock
+
+    return clock.utcnow()
+
+
+def get_settings() -> Settings:
+    from freshness.config import get_settings as settings
+
+    return settings()
+
+
+def get_context() -> Context:
+    from freshness.context import get_context as context
+
+    return context()
 
 app = typer.Typer(
     name="freshness",
     help="Keep a published (AI) headshot honest: check in with real selfies and watch the likeness over time.",
-    no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-person_app = typer.Typer(help="Register and list people.", no_args_is_help=True)
-headshot_app = typer.Typer(help="Register, list and retire published headshots.", no_args_is_help=True)
+person_app = typer.Typer(help="Register, list, change and delete people.", no_args_is_help=True)
+headshot_app = typer.Typer(
+    help="Register, list, change, rank and retire published headshots.", no_args_is_help=True
+)
 app.add_typer(person_app, name="person")
 app.add_typer(headshot_app, name="headshot")
 
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
+PERSON_HELP = "The person's id or their (unique, case-insensitive) name."
+
+
+def _usage_name(self: typer.core.TyperArgument) -> str:
+    """Arguments as a person reads them: PERSON, IMAGE..., [PERSON] when optional."""
+    name = self.metavar or (self.name or "").upper()
+    if self.nargs != 1 and not name.endswith("..."):
+        name += "..."
+    return name if self.required else f"[{name}]"
+
+
+# typer 0.29 shows required arguments as "{person}" with their Python type
+# ("<list[Path]>"); the metavar alone says it better.
+typer.core.TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
+typer.core.TyperArgument._rich_display_name = _usage_name  # type: ignore[method-assign]
+typer.core.TyperArgument.display_type_rich = lambda self, ctx: ""  # type: ignore[method-assign,assignment]
 
 
 def _emit_json(data: Any) -> None:
@@ -64,6 +105,9 @@ def handle_errors(fn: Callable) -> Callable:
 
 def _session() -> Session:
     """A session on a database that is at the current migration head."""
+    from sqlmodel import Session
+
+    from freshness.db import get_engine
     from freshness.migrate import current_revision, head_revision
 
     settings = get_settings()
@@ -91,6 +135,11 @@ def _read_image(path: Path) -> bytes:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
+def _interactive() -> bool:
+    """A person at a terminal can answer a question (stdin and stdout are terminals)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def _parse_date(value: str, option: str) -> date:
     try:
         return date.fromisoformat(value.strip())
@@ -98,15 +147,18 @@ def _parse_date(value: str, option: str) -> date:
         raise UsageError(f"{option} {value!r} is not a date: use YYYY-MM-DD") from None
 
 
-def _as_of(value: Optional[str], tz: str) -> datetime:
-    """``--as-of``: a date (end of that day in the person's time zone) or a full ISO time; default now."""
+def _as_of(value: Optional[str], tz: str, now: Optional[datetime] = None) -> datetime:
+    """``--as-of``: a date (the end of that day in the person's time zone; today means
+    now) or a full ISO time; default now."""
+    now = now or utcnow()
     if not value:
-        return utcnow()
+        return now
     raw = value.strip()
     try:
         if len(raw) == 10:
             d = date.fromisoformat(raw)
-            return datetime.combine(d, time(23, 59, 59), ZoneInfo(tz)).astimezone(timezone.utc)
+            end = datetime.combine(d, time(23, 59, 59), ZoneInfo(tz)).astimezone(timezone.utc)
+            return now if d == now.astimezone(ZoneInfo(tz)).date() else end
         parsed = datetime.fromisoformat(raw)
     except ValueError:
         raise UsageError(f"--as-of {value!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
@@ -131,12 +183,16 @@ def _fmt_d(value: Optional[float]) -> str:
 # ---------------------------------------------------------------- top level
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def main_callback(
+    ctx: typer.Context,
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
 ) -> None:
     if version:
         typer.echo(f"freshness {__version__}")
+        raise typer.Exit(0)
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
         raise typer.Exit(0)
 
 
@@ -145,7 +201,9 @@ def main_callback(
 def init() -> None:
     """Create or upgrade the database (idempotent).
 
-    Example: freshness init
+    \b
+    Example:
+      freshness init
     """
     from freshness.migrate import upgrade
 
@@ -164,12 +222,14 @@ def init() -> None:
 @app.command()
 @handle_errors
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8000, help="TCP port."),
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on.", metavar="HOST"),
+    port: int = typer.Option(8000, help="TCP port.", metavar="PORT"),
 ) -> None:
     """Start the HTTP service (health check and API docs at /docs).
 
-    Example: freshness serve --port 8000
+    \b
+    Example:
+      freshness serve --port 8000
     """
     import uvicorn
 
@@ -185,17 +245,19 @@ def serve(
 @person_app.command("add")
 @handle_errors
 def person_add(
-    name: str = typer.Argument(..., help="The person's name (must not be only digits)."),
+    name: str = typer.Argument(..., help="The person's name (must not be only digits).", metavar="NAME"),
     consent: bool = typer.Option(False, "--consent", help="Agree to biometric processing (required)."),
-    email: Optional[str] = typer.Option(None, help="E-mail address for reminders."),
-    sector: Optional[str] = typer.Option(None, help="Sector of work: healthcare, legal, government, finance, education, technology, media, other."),
-    tz: str = typer.Option("UTC", "--timezone", help="IANA time zone, e.g. Europe/Berlin."),
+    email: Optional[str] = typer.Option(None, help="E-mail address for reminders.", metavar="EMAIL"),
+    sector: Optional[str] = typer.Option(None, help="Sector of work: healthcare, legal, government, finance, education, technology, media, other.", metavar="SECTOR"),
+    tz: str = typer.Option("UTC", "--timezone", help="IANA time zone, e.g. Europe/Berlin.", metavar="TZ"),
     checkin_every: Optional[int] = typer.Option(None, "--checkin-every", help="Days between check-ins (default 30).", metavar="DAYS"),
     as_json: bool = JsonOpt,
 ) -> None:
     """Register a person; prints their id and an API token (shown once).
 
-    Example: freshness person add "Ada Lovelace" --consent --email ada@example.org --sector finance
+    \b
+    Example:
+      freshness person add "Ada Lovelace" --consent --email ada@example.org --sector finance
     """
     from freshness.people import add_person
 
@@ -205,7 +267,7 @@ def person_add(
             session, name, consent=consent, now=utcnow(), email=email, sector=sector, timezone=tz,
             checkin_every_days=cadence,
         )
-        from freshness.reports import person_dict
+        from freshness.people import person_dict
 
         if as_json:
             _emit_json({**person_dict(person), "token": token})
@@ -219,10 +281,12 @@ def person_add(
 def person_list(as_json: bool = JsonOpt) -> None:
     """List people.
 
-    Example: freshness person list --json
+    \b
+    Example:
+      freshness person list --json
     """
     from freshness.people import list_people
-    from freshness.reports import person_dict
+    from freshness.people import person_dict
 
     with _session() as session:
         people = list_people(session)
@@ -236,10 +300,10 @@ def person_list(as_json: bool = JsonOpt) -> None:
 @person_app.command("set")
 @handle_errors
 def person_set(
-    person: str = typer.Argument(..., help="Person id or unique name."),
-    email: Optional[str] = typer.Option(None, help="New e-mail address."),
-    sector: Optional[str] = typer.Option(None, help="New sector."),
-    tz: Optional[str] = typer.Option(None, "--timezone", help="New IANA time zone."),
+    person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
+    email: Optional[str] = typer.Option(None, help="New e-mail address.", metavar="EMAIL"),
+    sector: Optional[str] = typer.Option(None, help="New sector.", metavar="SECTOR"),
+    tz: Optional[str] = typer.Option(None, "--timezone", help="New IANA time zone.", metavar="TZ"),
     checkin_every: Optional[int] = typer.Option(None, "--checkin-every", help="New cadence in days.", metavar="DAYS"),
     policy: list[str] = typer.Option([], "--policy", help="Override one rule setting for this person, NAME=VALUE (repeatable; see docs/rules.md).", metavar="NAME=VALUE"),
     reset_policy: bool = typer.Option(False, "--reset-policy", help="Drop this person's rule overrides first."),
@@ -247,10 +311,12 @@ def person_set(
 ) -> None:
     """Change a person's details or their own reminder-rule settings.
 
-    Example: freshness person set "Ada Lovelace" --checkin-every 14 --policy refresh_due_months=18
+    \b
+    Example:
+      freshness person set "Ada Lovelace" --checkin-every 14 --policy refresh_due_months=18
     """
     from freshness.people import resolve_person, update_person
-    from freshness.reports import person_dict
+    from freshness.people import person_dict
 
     with _session() as session:
         who = resolve_person(session, person)
@@ -267,19 +333,26 @@ def person_set(
 @person_app.command("delete")
 @handle_errors
 def person_delete(
-    person: str = typer.Argument(..., help="Person id or unique name."),
+    person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
     yes: bool = typer.Option(False, "--yes", help="Confirm: delete without asking."),
 ) -> None:
     """Delete a person and all their data (embeddings, thumbnails, originals, reminders).
 
-    Example: freshness person delete "Ada Lovelace" --yes
+    \b
+    Example:
+      freshness person delete "Ada Lovelace" --yes
     """
     from freshness.people import delete_person, resolve_person
 
     with _session() as session:
         who = resolve_person(session, person)
         if not yes:
-            raise UsageError(f"this deletes {who.name} (#{who.id}) and all their data; run again with --yes to confirm")
+            what = f"{who.name} (#{who.id}) and all their data (headshots, check-ins, reminders)"
+            if not _interactive():
+                raise UsageError(f"this deletes {what}; run again with --yes to confirm")
+            if not typer.confirm(f"Delete {what}? This cannot be undone.", default=False):
+                typer.echo("nothing deleted")
+                raise typer.Exit(1)
         counts = delete_person(session, who, get_context().blobs)
     typer.echo(f"deleted {who.name} (#{who.id}): {counts['headshots']} headshot(s), "
                f"{counts['checkins']} check-in(s), {counts['files']} stored file(s)")
@@ -291,9 +364,9 @@ def person_delete(
 @headshot_app.command("add")
 @handle_errors
 def headshot_add(
-    person: str = typer.Argument(..., help="Person id or unique name."),
-    image: Path = typer.Argument(..., help="The published headshot (JPEG, PNG, WebP, HEIC).", exists=True, dir_okay=False),
-    platform: str = typer.Option(..., help="Where it is published: linkedin, resume, portfolio, website, github, x, company, other."),
+    person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
+    image: Path = typer.Argument(..., help="The published headshot (JPEG, PNG, WebP, HEIC).", metavar="IMAGE", exists=True, dir_okay=False),
+    platform: str = typer.Option(..., help="Where it is published: linkedin, resume, portfolio, website, github, x, company, other.", metavar="PLATFORM"),
     published: Optional[str] = typer.Option(None, help="Publication date YYYY-MM-DD (default today).", metavar="YYYY-MM-DD"),
     ai: bool = typer.Option(True, "--ai/--not-ai", help="Whether the headshot is AI-generated."),
     disclosed: bool = typer.Option(False, "--disclosed", help="The headshot is labelled as AI-generated where published."),
@@ -301,7 +374,9 @@ def headshot_add(
 ) -> None:
     """Register a published headshot.
 
-    Example: freshness headshot add "Ada Lovelace" ada-ai.jpg --platform linkedin --published 2025-03-01 --ai
+    \b
+    Example:
+      freshness headshot add "Ada Lovelace" ada-ai.jpg --platform linkedin --published 2025-03-01 --ai
     """
     from freshness.checkins import add_headshot
     from freshness.people import resolve_person
@@ -330,12 +405,14 @@ def headshot_add(
 @headshot_app.command("list")
 @handle_errors
 def headshot_list(
-    person: str = typer.Argument(..., help="Person id or unique name."),
+    person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
     as_json: bool = JsonOpt,
 ) -> None:
     """List a person's headshots, retired ones included.
 
-    Example: freshness headshot list "Ada Lovelace"
+    \b
+    Example:
+      freshness headshot list "Ada Lovelace"
     """
     from freshness.checkins import list_headshots
     from freshness.people import resolve_person
@@ -355,12 +432,49 @@ def headshot_list(
         typer.echo(_table(["id", "platform", "published", "ai", "disclosed", "status"], rows))
 
 
+@headshot_app.command("set")
+@handle_errors
+def headshot_set(
+    headshot_id: int = typer.Argument(..., metavar="ID", help="Headshot id (see `freshness headshot list`)."),
+    disclosed: Optional[bool] = typer.Option(None, "--disclosed/--not-disclosed", help="It is (not) labelled as AI-generated where it is published."),
+    published: Optional[str] = typer.Option(None, help="Publication date YYYY-MM-DD.", metavar="YYYY-MM-DD"),
+    platform: Optional[str] = typer.Option(None, help="Where it is published: linkedin, resume, portfolio, website, github, x, company, other.", metavar="PLATFORM"),
+    ai: Optional[bool] = typer.Option(None, "--ai/--not-ai", help="Whether it is AI-generated."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Change what is known about a headshot: disclosure, publication date, platform, AI or not.
+
+    \b
+    Examples:
+      freshness headshot set 1 --disclosed
+      freshness headshot set 1 --published 2025-03-01 --platform linkedin
+    """
+    from freshness.checkins import update_headshot
+    from freshness.reports import headshot_dict
+
+    published_on = _parse_date(published, "--published") if published else None
+    with _session() as session:
+        h, changed = update_headshot(session, headshot_id, now=utcnow(), platform=platform, published_on=published_on,
+                                     ai_generated=ai, disclosed=disclosed)
+    if as_json:
+        _emit_json({**headshot_dict(h), "changed": changed})
+        return
+    if not changed:
+        typer.echo(f"headshot #{h.id} ({h.platform}) already had these values: nothing changed")
+        return
+    typer.echo(f"updated headshot #{h.id}: {h.platform}, published {h.published_on}, "
+               f"{'AI-generated' if h.ai_generated else 'not AI-generated'}, "
+               f"{'disclosed' if h.disclosed else 'not disclosed'} (changed: {', '.join(changed)})")
+
+
 @headshot_app.command("retire")
 @handle_errors
 def headshot_retire(headshot_id: int = typer.Argument(..., metavar="ID", help="Headshot id.")) -> None:
     """Retire a headshot (it raises no reminders any more; its history is kept).
 
-    Example: freshness headshot retire 1
+    \b
+    Example:
+      freshness headshot retire 1
     """
     from freshness.checkins import retire_headshot
 
@@ -372,7 +486,7 @@ def headshot_retire(headshot_id: int = typer.Argument(..., metavar="ID", help="H
 @headshot_app.command("rank")
 @handle_errors
 def headshot_rank(
-    person: str = typer.Argument(..., help="Person id or unique name."),
+    person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
     candidates: list[Path] = typer.Argument(..., help="Candidate headshots (not stored).", metavar="CANDIDATE...", exists=True, dir_okay=False),
     selfies: int = typer.Option(5, "--selfies", help="Compare with this many most recent selfies (at least 3).", metavar="N"),
     as_json: bool = JsonOpt,
@@ -382,28 +496,30 @@ def headshot_rank(
     Each candidate's distance to your most recent check-in selfies (median) decides;
     candidates at or above the divergence threshold are flagged. Nothing is stored.
 
-    Example: freshness headshot rank "Ada Lovelace" option1.png option2.png option3.png
+    \b
+    Example:
+      freshness headshot rank "Ada Lovelace" option1.png option2.png option3.png
     """
-    from freshness.checkins import rank_candidates
+    from freshness.checkins import current_headshot_medians, rank_candidates
     from freshness.likeness import band
     from freshness.people import resolve_person
     from freshness.reminders import policy_for
+    from freshness import words
 
+    now = utcnow()
     with _session() as session:
         who = resolve_person(session, person)
         policy = policy_for(who)
         used, ranked = rank_candidates(session, get_context(), who,
                                        [(str(p), _read_image(p)) for p in candidates], recent=selfies)
+        current = current_headshot_medians(session, who, used)
     items = []
     for position, c in enumerate(ranked, start=1):
         if c.error is not None:
             items.append({"rank": None, "file": c.name, "error": c.error.as_dict()})
             continue
         median = round(c.median, 4)  # type: ignore[arg-type]
-        warn = None
-        if median >= policy.abs_threshold:
-            warn = (f"median distance {median:.2f} is at or above the divergence threshold "
-                    f"{policy.abs_threshold:.2f}: this portrait does not look like you today")
+        warn = words.rank_warning(median, policy.abs_threshold) if median >= policy.abs_threshold else None
         items.append({
             "rank": position,
             "file": c.name,
@@ -413,17 +529,28 @@ def headshot_rank(
             "warning": warn,
             "quality": c.analysis.quality_dict() if c.analysis else None,
         })
+    newest = used[0].taken_at
+    stale = words.stale_selfies_warning(newest, who.timezone) if now - newest > timedelta(days=365) else None
+    compare = [{"headshot_id": h.id, "platform": h.platform, "median_distance": round(d, 4),
+                "band": band(d, policy.bands)} for h, d in current]
     refused = sum(1 for i in items if i.get("error"))
     if as_json:
         _emit_json({"person": {"id": who.id, "name": who.name},
                     "selfies": [{"checkin_id": c.id, "taken_at": c.taken_at.isoformat()} for c in used],
-                    "threshold": policy.abs_threshold, "candidates": items})
+                    "selfies_warning": stale, "threshold": policy.abs_threshold, "current": compare,
+                    "candidates": items})
     else:
-        typer.echo(f"compared with {len(used)} most recent selfie(s) of {who.name} "
-                   f"(from {used[-1].taken_at.date()} to {used[0].taken_at.date()})")
-        rows = [[i["rank"], i["file"], f"{i['median_distance']:.3f}", i["band"], "WARNING" if i["warning"] else ""]
+        typer.echo(f"compared with the {len(used)} most recent selfie(s) of {who.name} "
+                   f"(taken {words.local_date(used[-1].taken_at, who.timezone)} to "
+                   f"{words.local_date(newest, who.timezone)})")
+        if stale:
+            typer.echo(f"warning: {stale}")
+        rows = [[i["rank"], i["file"], words.distance_text(i["median_distance"], i["band"]),
+                 words.RANK_FLAG if i["warning"] else ""]
                 for i in items if not i.get("error")]
-        typer.echo(_table(["rank", "candidate", "median distance", "band", ""], rows))
+        rows += [["now", f"current headshot #{c['headshot_id']} ({c['platform']})",
+                  words.distance_text(c["median_distance"], c["band"]), ""] for c in compare]
+        typer.echo(_table(["rank", "candidate", "median distance", "warning"], rows))
         for i in items:
             if i.get("warning"):
                 typer.echo(f"warning: {i['file']}: {i['warning']}")
@@ -439,7 +566,7 @@ def headshot_rank(
 @app.command()
 @handle_errors
 def checkin(
-    person: str = typer.Argument(..., help="Person id or unique name."),
+    person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
     images: list[Path] = typer.Argument(..., help="One or more selfies.", metavar="IMAGE...", exists=True, dir_okay=False),
     taken: Optional[str] = typer.Option(None, help="When the selfies were taken, in the person's time zone (default: EXIF date, else now).", metavar="YYYY-MM-DD[THH:MM]"),
     confirm_identity: bool = typer.Option(False, "--confirm-identity", help="It is me: accept selfies that do not look like my earlier ones (new glasses, a beard…) instead of refusing them as not_you."),
@@ -451,7 +578,9 @@ def checkin(
     (not_you) unless --confirm-identity. Exit status 0 when all were accepted, 3
     when any was refused.
 
-    Example: freshness checkin "Ada Lovelace" selfie1.jpg selfie2.jpg --taken 2025-06-01
+    \b
+    Example:
+      freshness checkin "Ada Lovelace" selfie1.jpg selfie2.jpg --taken 2025-06-01
     """
     from freshness.checkins import add_checkin, parse_taken
     from freshness.people import resolve_person
@@ -507,14 +636,16 @@ def checkin(
 @app.command()
 @handle_errors
 def status(
-    person: str = typer.Argument(..., help="Person id or unique name."),
+    person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluate as of this date (default now).", metavar="DATE"),
     as_json: bool = JsonOpt,
 ) -> None:
     """Per active headshot: age, refresh dates, distances, baseline, level, band, trend,
     projected divergence, self drift and the reminders that should be open. Read-only.
 
-    Example: freshness status "Ada Lovelace" --as-of 2026-01-01
+    \b
+    Example:
+      freshness status "Ada Lovelace" --as-of 2026-01-01
     """
     from freshness.people import resolve_person
     from freshness.reports import status as build_status
@@ -525,10 +656,20 @@ def status(
     if as_json:
         _emit_json(data)
         return
-    typer.echo(f"{who.name} (#{who.id}) as of {data['as_of'][:16]}: {data['checkins']} check-in(s), "
-               f"last {(data['last_checkin_at'] or 'never')[:16]}")
+    _print_status(data, who.timezone)
+
+
+def _print_status(data: dict, tz: str) -> None:
+    from freshness.words import distance_text, local_time
+
+    for h in data["headshots"]:
+        typer.echo(h["verdict"])
     if not data["headshots"]:
-        typer.echo("no active headshot: add one with `freshness headshot add`")
+        typer.echo("No active headshot yet: add the one you publish with `freshness headshot add`.")
+    person = data["person"]
+    typer.echo("")
+    typer.echo(f"{person['name']} (#{person['id']}) as of {local_time(data['as_of'], tz)}: "
+               f"{data['checkins']} check-in(s), last {local_time(data['last_checkin_at'], tz)}")
     for h in data["headshots"]:
         typer.echo("")
         typer.echo(f"headshot #{h['id']} ({h['platform']}), published {h['published_on']} "
@@ -537,32 +678,35 @@ def status(
         typer.echo(f"  refresh due {h['refresh_due_on']}, overdue from {h['refresh_overdue_on']}")
         if h["checkins"] == 0:
             typer.echo("  no check-in yet")
-            continue
-        typer.echo(f"  distance: latest {_fmt_d(h['latest_distance'])}, median {_fmt_d(h['median_distance'])} "
-                   f"over {h['checkins']} selfie(s) on {h['points']} day(s)")
-        if h["baseline"] is None:
-            typer.echo(f"  baseline: not yet ({h['baseline_points']} of {h['baseline_needed']} check-ins after "
-                       f"publication); only the absolute threshold {h['threshold']:.2f} applies")
         else:
-            typer.echo(f"  baseline {h['baseline']:.2f}; divergence threshold {h['threshold']:.2f}")
-        typer.echo(f"  level {_fmt_d(h['level'])} ({h['band']})")
-        t = h["trend"]
-        if t:
-            typer.echo(f"  trend {t['slope_per_year']:+.3f}/year (90% interval {t['low_per_year']:+.3f} to "
-                       f"{t['high_per_year']:+.3f}, {t['n']} check-ins over {t['span_days']:.0f} days)"
-                       + (f"; reaches {h['threshold']:.2f} around {h['projected_divergence_on']}"
-                          if h["projected_divergence_on"] else ""))
-        else:
-            pol = data["policy"]
-            typer.echo(f"  trend: not enough check-ins yet ({pol['drift_min_points']} over "
-                       f"{pol['drift_min_span_days']} days within {pol['drift_window_days']} days needed)")
-        if h["self_drift"] is not None:
-            typer.echo(f"  self drift (your face vs your first check-ins): {h['self_drift']:.2f}")
+            typer.echo(f"  distance: latest {distance_text(h['latest_distance'], h['latest_band'])} "
+                       f"({local_time(h['latest_taken_at'], tz)}), median "
+                       f"{distance_text(h['median_distance'], h['median_band'])} over {h['checkins']} selfie(s) "
+                       f"on {h['points']} day(s)")
+            if h["baseline"] is None:
+                typer.echo(f"  baseline: not yet ({h['baseline_points']} of {h['baseline_needed']} check-ins after "
+                           f"publication); only the absolute threshold {h['threshold']:.2f} applies")
+            else:
+                typer.echo(f"  baseline {distance_text(h['baseline'], h['baseline_band'])}; "
+                           f"divergence threshold {h['threshold']:.2f}")
+            typer.echo(f"  level (median of the last 3 check-in days) {distance_text(h['level'], h['band'])}")
+            t = h["trend"]
+            if t:
+                typer.echo(f"  trend {t['slope_per_year']:+.2f}/year (90% interval {t['low_per_year']:+.2f} to "
+                           f"{t['high_per_year']:+.2f}, {t['n']} check-ins over {t['span_days']:.0f} days)"
+                           + (f"; reaches {h['threshold']:.2f} around {h['projected_divergence_on']}"
+                              if h["projected_divergence_on"] else ""))
+            else:
+                pol = data["policy"]
+                typer.echo(f"  trend: not enough check-ins yet ({pol['drift_min_points']} over "
+                           f"{pol['drift_min_span_days']} days within {pol['drift_window_days']} days needed)")
+            if h["self_drift"] is not None:
+                typer.echo(f"  self drift (your face now vs your first check-ins): {h['self_drift']:.2f}")
         for r in h["reminders"]:
-            typer.echo(f"  ! {r['kind']}{_state_note(r)}: {r['message']}")
+            typer.echo(f"  ! {r['title']}{_state_note(r)}: {r['message']}")
     for r in data["reminders"]:
         typer.echo("")
-        typer.echo(f"! {r['kind']}{_state_note(r)}: {r['message']}")
+        typer.echo(f"! {r['title']}{_state_note(r)}: {r['message']}")
 
 
 def _state_note(r: dict) -> str:
@@ -572,7 +716,7 @@ def _state_note(r: dict) -> str:
 @app.command()
 @handle_errors
 def history(
-    person: str = typer.Argument(..., help="Person id or unique name."),
+    person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
     headshot: Optional[int] = typer.Option(None, "--headshot", help="Only this headshot.", metavar="ID"),
     as_json: bool = JsonOpt,
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV."),
@@ -581,8 +725,10 @@ def history(
 ) -> None:
     """One row per check-in with its distance, level and band for each headshot.
 
-    Example: freshness history "Ada Lovelace" --csv > drift.csv
-    Example: freshness history "Ada Lovelace" --plot drift.png
+    \b
+    Examples:
+      freshness history "Ada Lovelace" --csv > drift.csv
+      freshness history "Ada Lovelace" --plot drift.png
     """
     from freshness.checkins import get_headshot
     from freshness.people import resolve_person
@@ -629,9 +775,18 @@ def history(
         writer.writerows([[("" if v is None else v) for v in row] for row in rows])
         sys.stdout.write(buf.getvalue())
         return
-    pretty = [[row[0], row[1][:16]] + [(_fmt_d(v) if isinstance(v, float) or v is None else v) for v in row[2:]]
-              for row in rows]
-    typer.echo(_table(headers, pretty))
+    from freshness.words import distance_text, local_time
+
+    human = ["check-in", f"taken ({who.timezone})"]
+    for h in heads:
+        human += [f"#{h['id']} {h['platform']}", f"level #{h['id']}"]
+    pretty = []
+    for r in data["rows"]:
+        row = [r["checkin_id"], local_time(r["taken_at"], who.timezone)]
+        for d in r["distances"]:
+            row += [distance_text(d["distance"], d["distance_band"]), distance_text(d["level"], d["band"])]
+        pretty.append(row)
+    typer.echo(_table(human, pretty))
 
 
 # ---------------------------------------------------------------- reminders
@@ -656,41 +811,64 @@ app.add_typer(reminders_app, name="reminders")
 @reminders_app.command("list")
 @handle_errors
 def reminders_list(
-    person: Optional[str] = typer.Argument(None, help="Person id or unique name (default: everyone)."),
+    person: Optional[str] = typer.Argument(None, help="The person's id or name (default: everyone).", metavar="PERSON"),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Evaluate as of this date (default now).", metavar="DATE"),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Evaluate (as of now or the given date), record transitions, list unresolved reminders.
+    """Evaluate reminders, record their changes and list the unresolved ones.
 
-    Example: freshness reminders "Ada Lovelace" --as-of 2026-03-01 --json
+    As of now, or of a past date: state changes are recorded once. A future date
+    is a preview: it shows what would be open then and records nothing.
+
+    \b
+    Example:
+      freshness reminders "Ada Lovelace" --as-of 2026-03-01 --json
     """
     from freshness.people import list_people, resolve_person
-    from freshness.reminders import evaluate_person, reminder_dict, unresolved
+    from freshness.reminders import evaluate_person, preview_dict, preview_person, reminder_dict, unresolved
 
+    now = utcnow()
     with _session() as session:
         people = [resolve_person(session, person)] if person else list_people(session)
         transitions = []
-        for who in people:
-            transitions += evaluate_person(session, who, _as_of(as_of, who.timezone))
-        names = {p.id: p for p in people}
         items = []
+        previews: set[int] = set()
         for who in people:
-            items += [reminder_dict(r, names.get(r.person_id)) for r in unresolved(session, who)]
+            when = _as_of(as_of, who.timezone, now)
+            if when > now:  # the record follows the real clock: a look ahead records nothing
+                previews.add(who.id)  # type: ignore[arg-type]
+                items += [preview_dict(p, who, when) for p in preview_person(session, who, when)]
+                continue
+            transitions += evaluate_person(session, who, when, now=now)
+            items += [reminder_dict(r, who) for r in unresolved(session, who)]
     if as_json:
         _emit_json(items)
         return
+    if previews:
+        typer.echo(f"preview as of {as_of}, a day still to come: these reminders would be open then if nothing "
+                   f"changes; nothing is recorded until that time comes", err=True)
     for t in transitions:
         typer.echo(f"{'opened' if t.old_state is None else t.new_state if t.new_state != 'open' else 're-opened'}: "
                    f"#{t.reminder_id} {t.kind}" + (f" (headshot #{t.headshot_id})" if t.headshot_id else ""), err=True)
     if not items:
         typer.echo("no open reminders")
         return
+    zones = {p.id: p.timezone for p in people}
     for r in items:
-        where = f" headshot #{r['headshot']}" if r["headshot"] else ""
-        extra = f" until {r['snoozed_until'][:10]}" if r["state"] == "snoozed" else ""
-        typer.echo(f"#{r['id']} {r['person']['name']}{where}: {r['kind']} [{r['state']}{extra}] "
-                   f"since {r['opened_at'][:10]}")
-        typer.echo(f"    {r['message']}")
+        _print_reminder(r, zones.get(r["person"]["id"], "UTC"))
+
+
+def _print_reminder(r: dict, tz: str) -> None:
+    from freshness.words import local_date
+
+    where = f" headshot #{r['headshot']}" if r["headshot"] else ""
+    state = "would be open" if r.get("preview") and r["id"] is None else r["state"]
+    if r["state"] == "snoozed" and r.get("snoozed_until"):
+        state += f" until {local_date(r['snoozed_until'], tz)}"
+    ident = f"#{r['id']} " if r["id"] is not None else ""
+    typer.echo(f"{ident}{r['person']['name']}{where}: {r['title']} ({r['kind']}) [{state}] "
+               f"since {local_date(r['since'], tz)}")
+    typer.echo(f"    {r['message']}")
 
 
 @reminders_app.command("ack")
@@ -698,7 +876,9 @@ def reminders_list(
 def reminders_ack(reminder_id: int = typer.Argument(..., metavar="ID", help="Reminder id.")) -> None:
     """Acknowledge a reminder: it stays until its condition clears but is not notified again.
 
-    Example: freshness reminders ack 1
+    \b
+    Example:
+      freshness reminders ack 1
     """
     from freshness.reminders import acknowledge
 
@@ -715,7 +895,9 @@ def reminders_snooze(
 ) -> None:
     """Snooze a reminder until a date; it re-opens then if its condition still holds.
 
-    Example: freshness reminders snooze 1 --until 2027-02-01
+    \b
+    Example:
+      freshness reminders snooze 1 --until 2027-02-01
     """
     from freshness.models import Person, Reminder
     from freshness.reminders import snooze

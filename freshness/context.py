@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from freshness.blobs import BlobStore
 from freshness.config import Settings, get_settings
 from freshness.faces.limits import LIMIT_NAMES, QualityLimits
-from freshness.faces.decode import DecodeLimits
+
+if TYPE_CHECKING:
+    from freshness.faces.decode import DecodeLimits
 
 
 @dataclass
@@ -21,6 +24,8 @@ class Context:
 
     @cached_property
     def decode_limits(self) -> DecodeLimits:
+        from freshness.faces.decode import DecodeLimits
+
         s = self.settings
         return DecodeLimits(max_bytes=s.max_upload_bytes, max_pixels=s.max_pixels, work_max_side=s.work_max_side)
 

@@ -46,7 +46,10 @@ class UTCDateTime(TypeDecorator):
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """The real clock (``freshness.clock``, which tests replace)."""
+    from freshness import clock
+
+    return clock.utcnow()
 
 
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # pragma: no cover - trivial

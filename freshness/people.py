@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, select
@@ -25,6 +26,25 @@ SECTORS = ("healthcare", "legal", "government", "finance", "education", "technol
 TRUST_CRITICAL_SECTORS = ("healthcare", "legal", "government", "finance")
 TOKEN_PREFIX = "fr_"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def person_dict(person: Person) -> dict[str, Any]:
+    return {
+        "id": person.id,
+        "name": person.name,
+        "email": person.email,
+        "sector": person.sector,
+        "timezone": person.timezone,
+        "checkin_every_days": person.checkin_every_days,
+        "next_checkin_due": _iso(person.next_checkin_due),
+        "policy_overrides": person.policy_overrides or {},
+        "consent": {"version": person.consent_version, "at": _iso(person.consent_at)},
+        "created_at": _iso(person.created_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def hash_token(token: str) -> str:

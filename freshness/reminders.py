@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
-from freshness import rules
+from freshness import rules, words
 from freshness.checkins import checkins_of, list_headshots, measurements_of
 from freshness.config import Settings, get_settings
 from freshness.errors import NotFound, UsageError
@@ -183,29 +183,43 @@ def _evaluate_once(session: Session, person: Person, as_of: datetime, policy: ru
             continue
         details = {**d.details, "since": d.since.isoformat()}
         if r.state == SNOOZED and r.snoozed_until is not None and r.snoozed_until <= as_of:
-            values = {"snoozed_until": None, "updated_at": as_of, "message": d.message, "details": details}
+            values = {"snoozed_until": None, "updated_at": as_of, "message": d.message, "details": details,
+                      "since": d.since}
             if _flip(session, r.id, SNOOZED, OPEN, values):  # type: ignore[arg-type]
                 reason = "snooze ended; the condition still holds"
                 _event(session, r.id, SNOOZED, OPEN, reason, as_of)  # type: ignore[arg-type]
                 out.append(Transition(r.id, r.kind, r.headshot_id, SNOOZED, OPEN, reason))  # type: ignore[arg-type]
-        elif r.message != d.message or r.details != details:
+        elif r.message != d.message or r.details != details or r.since != d.since:
             # same state, fresher numbers (e.g. a new projected date): no event
             session.execute(
                 update(Reminder)
                 .where(Reminder.id == r.id, Reminder.state == r.state)  # type: ignore[arg-type]
-                .values(message=d.message, details=details, updated_at=as_of)
+                .values(message=d.message, details=details, since=d.since, updated_at=as_of)
             )
     return out
 
 
 def evaluate_person(
-    session: Session, person: Person, as_of: datetime, settings: Settings | None = None, retries: int = 20
+    session: Session,
+    person: Person,
+    as_of: datetime,
+    settings: Settings | None = None,
+    retries: int = 20,
+    *,
+    now: datetime | None = None,
 ) -> list[Transition]:
     """Evaluate one person as of ``as_of`` in one transaction; return the transitions recorded.
 
+    The record follows the real clock: with ``now`` given, an ``as_of`` later than
+    ``now`` is refused (use ``preview_person`` to look ahead without recording).
     A transaction that loses a write race on SQLite ("database is locked" after
     the busy timeout) is retried: evaluation is idempotent.
     """
+    if now is not None and as_of > now:
+        raise UsageError(
+            f"cannot record an evaluation as of {as_of.isoformat()}, later than now ({now.isoformat()}): "
+            "a look ahead is a preview and records nothing"
+        )
     policy = policy_for(person, settings)
     for attempt in range(retries + 1):
         try:
@@ -219,6 +233,24 @@ def evaluate_person(
                 raise
             _time.sleep(min(0.05 * (attempt + 1), 0.5))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A reminder that the rules say would be open as of a (future) time, with the
+    stored reminder of the same key if one is unresolved now."""
+
+    desired: rules.DesiredReminder
+    stored: Reminder | None
+
+
+def preview_person(session: Session, person: Person, as_of: datetime) -> list[Preview]:
+    """The reminders that would be open as of ``as_of``; reads only, records nothing."""
+    data = load_person_data(session, person)
+    person_facts, head_facts = data.facts(as_of)
+    desired = rules.evaluate(person_facts, head_facts, policy_for(person), as_of)
+    stored = {(r.kind, r.headshot_id): r for r in unresolved(session, person)}
+    return [Preview(d, stored.get(d.key)) for d in desired]
 
 
 def unresolved(session: Session, person: Person | None = None) -> list[Reminder]:
@@ -273,13 +305,30 @@ def snooze(session: Session, reminder_id: int, until: datetime, now: datetime) -
     return r
 
 
+def preview_dict(p: Preview, person: Person, as_of: datetime) -> dict[str, Any]:
+    """A previewed reminder in the shape of ``reminder_dict`` (``preview`` true; ``id`` and
+    ``opened_at`` are those of the stored reminder with the same key, if one is unresolved now)."""
+    d, r = p.desired, p.stored
+    out = reminder_dict(r, person) if r is not None else {
+        "id": None, "person": {"id": person.id, "name": person.name}, "headshot": d.headshot_id,
+        "kind": d.kind, "title": words.reminder_title(d.kind), "state": OPEN, "since": None,
+        "opened_at": None, "acknowledged_at": None, "snoozed_until": None, "resolved_at": None,
+    }
+    if out["state"] == SNOOZED and r is not None and r.snoozed_until is not None and r.snoozed_until <= as_of:
+        out["state"] = OPEN
+    return {**out, "since": d.since.isoformat(), "message": d.message, "details": d.details,
+            "preview": True, "as_of": as_of.isoformat()}
+
+
 def reminder_dict(r: Reminder, person: Person | None = None) -> dict[str, Any]:
     return {
         "id": r.id,
         "person": {"id": r.person_id, "name": person.name} if person is not None else {"id": r.person_id},
         "headshot": r.headshot_id,
         "kind": r.kind,
+        "title": words.reminder_title(r.kind),
         "state": r.state,
+        "since": r.since.isoformat(),
         "opened_at": r.opened_at.isoformat(),
         "acknowledged_at": r.acknowledged_at.isoformat() if r.acknowledged_at else None,
         "snoozed_until": r.snoozed_until.isoformat() if r.snoozed_until else None,

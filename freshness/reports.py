@@ -13,10 +13,11 @@ from typing import Any
 
 from sqlmodel import Session
 
-from freshness import likeness, rules
+from freshness import likeness, rules, words
 from freshness.checkins import local_today
-from freshness.faces import embedding_from_bytes
+from freshness.faces.embedding import embedding_from_bytes
 from freshness.models import Headshot, Person
+from freshness.people import person_dict  # noqa: F401  (re-exported)
 from freshness.reminders import PersonData, load_person_data, policy_for, unresolved
 
 
@@ -26,21 +27,6 @@ def _iso(value: datetime | None) -> str | None:
 
 def _r(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(float(value), digits)
-
-
-def person_dict(person: Person) -> dict[str, Any]:
-    return {
-        "id": person.id,
-        "name": person.name,
-        "email": person.email,
-        "sector": person.sector,
-        "timezone": person.timezone,
-        "checkin_every_days": person.checkin_every_days,
-        "next_checkin_due": _iso(person.next_checkin_due),
-        "policy_overrides": person.policy_overrides or {},
-        "consent": {"version": person.consent_version, "at": _iso(person.consent_at)},
-        "created_at": _iso(person.created_at),
-    }
 
 
 def headshot_dict(headshot: Headshot) -> dict[str, Any]:
@@ -82,6 +68,19 @@ def _trend_dict(t: likeness.Trend | None) -> dict[str, Any] | None:
     }
 
 
+def _band(value: float | None, policy: rules.Policy) -> str | None:
+    return likeness.band(value, policy.bands) if value is not None else None
+
+
+def verdict_of(headshot: Headshot, a: rules.HeadshotAnalysis, policy: rules.Policy) -> str:
+    """The one-line plain verdict for a headshot's analysis (see ``words.verdict``)."""
+    return words.verdict(
+        headshot.platform, a.state, a.band, points=len(a.points),
+        baseline_needed=policy.baseline_n - a.baseline_points,
+        projected_on=a.projected_date.date() if a.projected_date else None,
+    )
+
+
 def status(session: Session, person: Person, as_of: datetime) -> dict[str, Any]:
     """Per active headshot (as of ``as_of``): age, refresh dates, distances, baseline, level,
     band, trend, projected divergence, self drift and the reminders that should be open."""
@@ -97,6 +96,7 @@ def status(session: Session, person: Person, as_of: datetime) -> dict[str, Any]:
             "id": r.id if r else None,
             "state": r.state if r else None,
             "kind": d.kind,
+            "title": words.reminder_title(d.kind),
             "headshot": d.headshot_id,
             "since": d.since.isoformat(),
             "message": d.message,
@@ -112,7 +112,7 @@ def status(session: Session, person: Person, as_of: datetime) -> dict[str, Any]:
             continue
         samples = sorted((s for s in data.samples.get(h.id, []) if s.taken_at <= as_of), key=lambda s: s.taken_at)  # type: ignore[arg-type]
         distances = [s.distance for s in samples]
-        after_publication = sum(1 for p in a.points if p.day >= h.published_on)
+        median = statistics.median(distances) if distances else None
         heads.append(
             {
                 "id": h.id,
@@ -125,11 +125,16 @@ def status(session: Session, person: Person, as_of: datetime) -> dict[str, Any]:
                 "refresh_overdue_on": a.refresh_overdue_on.isoformat(),
                 "checkins": len(distances),
                 "points": len(a.points),
+                "state": a.state,
+                "verdict": verdict_of(h, a, policy),
                 "latest_distance": distances[-1] if distances else None,
+                "latest_band": _band(distances[-1] if distances else None, policy),
                 "latest_taken_at": _iso(samples[-1].taken_at) if samples else None,
-                "median_distance": _r(statistics.median(distances), 6) if distances else None,
+                "median_distance": _r(median, 6),
+                "median_band": _band(median, policy),
                 "baseline": _r(a.baseline),
-                "baseline_points": min(after_publication, policy.baseline_n),
+                "baseline_band": _band(a.baseline, policy),
+                "baseline_points": a.baseline_points,
                 "baseline_needed": policy.baseline_n,
                 "level": _r(a.level),
                 "band": a.band,
@@ -141,7 +146,7 @@ def status(session: Session, person: Person, as_of: datetime) -> dict[str, Any]:
             }
         )
     return {
-        "person": {"id": person.id, "name": person.name},
+        "person": {"id": person.id, "name": person.name, "timezone": person.timezone},
         "as_of": as_of.isoformat(),
         "checkins": len(checkins),
         "last_checkin_at": _iso(checkins[-1].taken_at) if checkins else None,
@@ -181,6 +186,7 @@ def history(session: Session, person: Person, headshot_id: int | None = None) ->
             cells.append({
                 "headshot_id": h.id,
                 "distance": d,
+                "distance_band": _band(d, policy),
                 "level": _r(lvl),
                 "band": likeness.band(lvl, policy.bands) if lvl is not None else None,
             })

@@ -414,14 +414,15 @@ def _months_between(start: date, end: date) -> int:
     return max(m, 0)
 
 
-def _midnight_utc(d: date) -> datetime:
-    return datetime.combine(d, time(0, 0), tzinfo=timezone.utc)
+def _day_start(d: date, tz: str) -> datetime:
+    """The start of day ``d`` in the person's time zone, as a UTC instant."""
+    return datetime.combine(d, time(0, 0), tzinfo=resolve_timezone(tz)).astimezone(timezone.utc)
 
 
 def refresh_dates(published_on: date, policy: Policy) -> tuple[date, date]:
     """(due_date, overdue_date) = published_on + refresh_due_months (12) and
     + refresh_overdue_months (24), calendar months with day clamping.
-    Each boundary takes effect at 00:00 UTC of that date.
+    Each boundary takes effect at the start of that date in the person's time zone.
     """
     return (
         add_months(published_on, policy.refresh_due_months),
@@ -481,7 +482,7 @@ class HeadshotAnalysis:
     ``as_of``. ``evaluate`` derives its likeness reminders from this object, so
     the status screen and the reminders never disagree.
 
-    * ``active`` -- published on or before ``as_of`` (published_on 00:00 UTC <=
+    * ``active`` -- published on or before ``as_of`` (the start of published_on, local, <=
       as_of) and not retired (retired_at None or > as_of).
     * ``points`` -- daily points from samples taken at or before ``as_of``.
     * ``baseline``/``has_baseline`` -- see ``likeness.baseline``.
@@ -608,7 +609,7 @@ def headshot_analysis(
     the person) but never for the baseline.
     """
     as_of = ensure_aware(as_of, "as_of")
-    published_at = _midnight_utc(headshot.published_on)
+    published_at = _day_start(headshot.published_on, person.timezone)
     active = published_at <= as_of and (headshot.retired_at is None or headshot.retired_at > as_of)
     points = daily_points((s for s in headshot.samples if s.taken_at <= as_of), person.timezone)
     base = compute_baseline(points, headshot.published_on, policy.baseline_n)
@@ -725,8 +726,8 @@ def _drifting_reminder(
 def _refresh_reminder(
     h: HeadshotFacts, a: HeadshotAnalysis, policy: Policy, as_of: datetime, tz: str
 ) -> DesiredReminder | None:
-    due_at = _midnight_utc(a.refresh_due_on)
-    overdue_at = _midnight_utc(a.refresh_overdue_on)
+    due_at = _day_start(a.refresh_due_on, tz)
+    overdue_at = _day_start(a.refresh_overdue_on, tz)
     if as_of < due_at:
         return None
     details = _json_safe(
@@ -754,7 +755,7 @@ def _disclosure_reminder(h: HeadshotFacts, person: PersonFacts, policy: Policy) 
         return None
     details = _json_safe({"platform": h.platform, "sector": sector, "published_on": h.published_on})
     return DesiredReminder(
-        "disclosure_missing", h.headshot_id, _midnight_utc(h.published_on),
+        "disclosure_missing", h.headshot_id, _day_start(h.published_on, person.timezone),
         reminder_message("disclosure_missing", details, person.timezone), details,
     )
 
@@ -816,7 +817,7 @@ def evaluate_with_analyses(
     """The reminders that should be open as of ``as_of``.
 
     A pure function of the data up to ``as_of``: samples after it, headshots
-    published after it (published_on 00:00 UTC > as_of) and headshots retired at
+    published after it (the start of published_on, local, > as_of) and headshots retired at
     or before it are ignored. Person-level reminders come first, then headshots
     by id, each in ``KINDS`` order. The result does not depend on the order of
     ``headshots`` or of their samples. Raises ValueError on a naive ``as_of``

@@ -16,6 +16,7 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from typing import Any
@@ -84,8 +85,9 @@ REMINDER_TITLES: dict[str, str] = {
 
 
 def fmt_distance(d: float) -> str:
-    """A distance with two decimals: 0.5149 -> "0.51"."""
-    return f"{d:.2f}"
+    """A distance with two decimals, cut (not rounded) so that the number shown never
+    crosses a band boundary the distance did not: 0.598 -> "0.59" (weak), not "0.60"."""
+    return f"{math.floor(d * 100 + 1e-6) / 100:.2f}"
 
 
 def distance_text(d: float | None, band: str | None) -> str:
@@ -187,6 +189,29 @@ def verdict(
     if state == "never_alike":
         return f"{name} has never looked like you{b}: replace it with one that does."
     raise ValueError(f"unknown likeness state {state!r}")
+
+
+# --------------------------------------------------------------------------- ranking
+
+#: The short flag in a ranking's warning column.
+RANK_FLAG = "unlike you today"
+
+
+def rank_warning(median: float, threshold: float) -> str:
+    """Why a candidate headshot is flagged in a ranking."""
+    return (
+        f"its median distance to your recent selfies is {fmt_distance(median)}, at or above the "
+        f"{fmt_distance(threshold)} limit: this portrait does not look like you today"
+    )
+
+
+def stale_selfies_warning(newest: datetime | str, tz: str | None) -> str:
+    """The selfies a ranking compares with are more than a year old."""
+    return (
+        f"your most recent check-in selfie was taken on {local_date(newest, tz)}, more than a year ago: "
+        f"the ranking compares with how you looked then. Take a check-in selfie first for a ranking "
+        f"against how you look now."
+    )
 
 
 # --------------------------------------------------------------------------- reminders

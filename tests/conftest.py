@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,28 @@ def postgres_url() -> str:
     if not url:
         pytest.skip("no PostgreSQL server: set FRESHNESS_TEST_POSTGRES_URL (e.g. postgresql+psycopg://…)")
     return url
+
+
+#: The instant the ``clock`` fixture freezes time at (tests never read the real clock).
+FROZEN_NOW = datetime(2026, 11, 28, 15, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch):
+    """Every test runs with the product's clock (``freshness.clock.utcnow``) frozen at FROZEN_NOW,
+    so the suite passes on any date; ``clock.set(t)`` moves it. (Processes a test starts read
+    the real clock: such tests pass explicit dates.)"""
+    from freshness import clock as product_clock
+
+    class Frozen:
+        now = FROZEN_NOW
+
+        def set(self, when: datetime) -> None:
+            self.now = when
+
+    frozen = Frozen()
+    monkeypatch.setattr(product_clock, "utcnow", lambda: frozen.now)
+    return frozen
 
 
 @pytest.fixture

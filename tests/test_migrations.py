@@ -60,3 +60,31 @@ def test_it_migrates_postgresql_too(postgres_url: str, tmp_path) -> None:
         assert migrate.upgrade(settings) == (after, after)
     finally:
         dispose_engines()
+
+
+def test_it_knows_the_head_revision_without_parsing_the_migrations(home) -> None:
+    # HEAD is what quick commands compare with; it must be Alembic's real head
+    assert migrate.HEAD == migrate.script_head(Settings())
+
+
+def test_it_fills_the_condition_start_of_reminders_recorded_before_it_existed(home) -> None:
+    from alembic import command
+
+    settings = Settings()
+    cfg = migrate.alembic_config(settings)
+    with get_engine(settings).begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0001")
+    with get_engine(settings).begin() as connection:
+        connection.execute(text(
+            "INSERT INTO person (id, name, timezone, checkin_every_days, policy_overrides, consent_version, "
+            "consent_at, created_at) VALUES (1, 'Ada', 'UTC', 30, '{}', 'v', '2025-01-01', '2025-01-01')"))
+        connection.execute(text(
+            "INSERT INTO reminder (person_id, kind, state, opened_at, updated_at, message, details) "
+            "VALUES (1, 'checkin_missed', 'open', '2025-03-01 10:00:00', '2025-03-01 10:00:00', 'm', '{}')"))
+    assert migrate.current_revision(settings) == "0001"
+    migrate.upgrade(settings)
+    with get_engine(settings).connect() as connection:
+        since, opened = connection.execute(text("SELECT since, opened_at FROM reminder")).one()
+    assert since == opened and str(since).startswith("2025-03-01 10:00")
+    assert _diff(settings) == []

@@ -750,3 +750,88 @@ def test_it_keeps_the_pure_modules_free_of_io_dependencies(module: str, allowed_
                 assert name in allowed_project, f"{module} imports {name}"
             else:
                 assert top in stdlib_ok | third_party_ok, f"{module} imports {name}"
+
+
+# =================================================================== time zones, through the rules
+
+PAGO_PAGO = "Pacific/Pago_Pago"  # UTC-11: local 23:30 and 00:30 fall on the same UTC day
+KIRITIMATI = "Pacific/Kiritimati"  # UTC+14
+
+
+def _around_midnight(tz: str) -> tuple[datetime, datetime]:
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    late = datetime(2024, 3, 4, 23, 30, tzinfo=zone).astimezone(UTC)
+    early = datetime(2024, 3, 5, 0, 30, tzinfo=zone).astimezone(UTC)
+    return late, early
+
+
+def test_it_counts_selfies_either_side_of_local_midnight_as_two_check_ins() -> None:
+    late, early = _around_midnight(PAGO_PAGO)
+    assert late.date() == early.date()  # one UTC day, two local days
+    alike = [Sample(START + timedelta(days=7 * i), 0.40, i + 1) for i in range(3)]
+    h = HeadshotFacts(1, "linkedin", PUBLISHED, True, True, None,
+                      (*alike, Sample(late, 0.65, 10), Sample(early, 0.66, 11)))
+    as_of = early + timedelta(hours=1)
+    # in the person's zone the two unlike selfies are two check-in days: 2 of the last 3 -> diverged
+    local = evaluate(person(timezone=PAGO_PAGO, last_checkin_at=early), [h], DEFAULT, as_of)
+    assert [r.kind for r in local] == ["likeness_diverged"]
+    # read in UTC they would be one day (their median), one unlike point: nothing opens
+    assert evaluate(person(timezone="UTC", last_checkin_at=early), [h], DEFAULT, as_of) == []
+
+
+def test_it_starts_refresh_windows_at_local_midnight() -> None:
+    from zoneinfo import ZoneInfo
+
+    h = HeadshotFacts(1, "linkedin", date(2024, 3, 5), True, True, None, ())
+    due_local = datetime(2025, 3, 5, 0, 0, tzinfo=ZoneInfo(KIRITIMATI))
+    p = person(timezone=KIRITIMATI, checkin_every_days=365, created_at=at(2025, 1, 1))
+    before = evaluate(p, [h], DEFAULT, due_local - timedelta(minutes=1))
+    (due,) = evaluate(p, [h], DEFAULT, due_local)
+    assert before == [] and due.kind == "refresh_due"
+    assert due.since == due_local.astimezone(UTC) == at(2025, 3, 4, 10, 0)  # 14 hours before UTC midnight
+
+
+def test_it_reads_the_publication_day_in_the_persons_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    h = HeadshotFacts(1, "linkedin", date(2024, 3, 5), True, False, None, ())
+    p = person(timezone=KIRITIMATI, sector="legal", checkin_every_days=365, created_at=at(2024, 3, 1))
+    published = datetime(2024, 3, 5, 0, 0, tzinfo=ZoneInfo(KIRITIMATI))
+    assert evaluate(p, [h], DEFAULT, published - timedelta(seconds=1)) == []  # not yet published
+    (r,) = evaluate(p, [h], DEFAULT, published)
+    assert r.kind == "disclosure_missing" and r.since == published.astimezone(UTC)
+
+
+# =================================================================== likeness state (the verdict's input)
+
+
+@pytest.mark.parametrize(
+    ("distances", "state"),
+    [
+        ([], "no_checkins"),
+        ([0.45], "alike_so_far"),
+        ([0.45, 0.50], "alike_so_far"),
+        ([0.65], "unlike_so_far"),  # one point: unconfirmed, and no reminder on one point
+        ([0.40, 0.65], "alike_so_far"),  # their level 0.525 is below 0.60
+        ([0.45, 0.45, 0.45], "alike"),
+        ([0.45, 0.45, 0.45, 0.62, 0.63], "diverged"),
+        ([0.62, 0.63], "never_alike"),
+        ([0.62, 0.63, 0.61, 0.64], "never_alike"),
+    ],
+)
+def test_it_names_the_likeness_state_of_a_headshot(distances: list[float], state: str) -> None:
+    h = headshot(distances)
+    as_of = last_time(h) if distances else START
+    a = headshot_analysis(h, person(), DEFAULT, as_of)
+    assert a.state == state
+    kinds = {r.kind for r in run(h, as_of)}
+    assert ("likeness_diverged" in kinds) is (state in ("diverged", "never_alike"))
+
+
+def test_it_does_not_remind_on_one_unlike_check_in_but_says_so() -> None:
+    h = headshot([0.66])
+    a = headshot_analysis(h, person(), DEFAULT, last_time(h))
+    assert a.state == "unlike_so_far" and a.level == pytest.approx(0.66) and a.band == "diverged"
+    assert of_kind(run(h), "likeness_diverged") == []

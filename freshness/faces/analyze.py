@@ -23,10 +23,10 @@ from PIL import Image
 
 from freshness.errors import ImageRejected
 from freshness.faces.decode import DecodedImage
+from freshness.faces.embedding import EMBEDDING_DIM, embedding_from_bytes, embedding_to_bytes  # noqa: F401
 from freshness.faces.limits import QualityLimits
 
 Purpose = Literal["selfie", "headshot"]
-EMBEDDING_DIM = 128
 THUMB_MAX_SIDE = 256
 CROP_SIDE = 128  # fixed-size grey face crop for sharpness and exposure
 
@@ -114,20 +114,6 @@ class FaceAnalysis:
             code="quality",
             details={"measures": [m.as_dict() for m in self.measures], "failed": [m.name for m in fails]},
         )
-
-
-def embedding_to_bytes(embedding: np.ndarray) -> bytes:
-    arr = np.asarray(embedding, dtype="<f4")
-    if arr.shape != (EMBEDDING_DIM,):
-        raise ValueError(f"embedding must have shape ({EMBEDDING_DIM},), got {arr.shape}")
-    return arr.tobytes()
-
-
-def embedding_from_bytes(data: bytes) -> np.ndarray:
-    arr = np.frombuffer(data, dtype="<f4")
-    if arr.shape != (EMBEDDING_DIM,):
-        raise ValueError(f"stored embedding has {arr.size} values, expected {EMBEDDING_DIM}")
-    return arr.astype(np.float32)
 
 
 def _laplacian_variance(gray: np.ndarray) -> float:
