@@ -583,12 +583,15 @@ def checkin(
       freshness checkin "Ada Lovelace" selfie1.jpg selfie2.jpg --taken 2025-06-01
     """
     from freshness.checkins import add_checkin, parse_taken
+    from freshness.likeness import band
     from freshness.people import resolve_person
+    from freshness.reminders import policy_for
 
     ctx = get_context()
     results: list[dict[str, Any]] = []
     with _session() as session:
         who = resolve_person(session, person)
+        policy = policy_for(who)
         taken_at = parse_taken(taken, who) if taken else None
         for path in images:
             entry: dict[str, Any] = {"file": str(path)}
@@ -604,23 +607,32 @@ def checkin(
                     checkin_id=c.id,
                     taken_at=c.taken_at.isoformat(),
                     taken_at_source=c.taken_at_source,
-                    distances=[{"headshot_id": h.id, "platform": h.platform, "distance": d} for h, d in res.distances],
+                    distances=[{"headshot_id": h.id, "platform": h.platform, "distance": d,
+                                "band": band(d, policy.bands)} for h, d in res.distances],
                     quality=c.quality,
                     note=c.note,
                     identity={**res.identity.as_dict(), "note": res.identity_note},
                 )
             results.append(entry)
+        verdicts = _verdicts_after_checkin(session, who, results)
     refused = sum(1 for r in results if not r["accepted"])
     if as_json:
         _emit_json({"person": {"id": who.id, "name": who.name}, "accepted": len(results) - refused,
-                    "refused": refused, "results": results})
+                    "refused": refused, "verdicts": verdicts, "results": results})
     else:
+        from freshness.words import distance_text, local_time
+
+        for v in verdicts:
+            typer.echo(v["verdict"])
+        if verdicts:
+            typer.echo("")
         for r in results:
             if r["accepted"]:
                 typer.echo(f"{r['file']}: accepted as check-in #{r['checkin_id']} "
-                           f"(taken {r['taken_at']}, from {r['taken_at_source']})")
+                           f"(taken {local_time(r['taken_at'], who.timezone)}, from {r['taken_at_source']})")
                 for d in r["distances"]:
-                    typer.echo(f"  headshot #{d['headshot_id']} ({d['platform']}): distance {d['distance']:.3f}")
+                    typer.echo(f"  {d['platform']} headshot #{d['headshot_id']}: "
+                               f"{distance_text(d['distance'], d['band'])}")
                 if not r["distances"]:
                     typer.echo("  no active headshot yet: kept for later comparison")
                 if r["note"]:
@@ -631,6 +643,16 @@ def checkin(
                 typer.echo(f"{r['file']}: refused: {r['error']['message']}")
     if refused:
         raise typer.Exit(3)
+
+
+def _verdicts_after_checkin(session: Session, who: Any, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each active headshot's verdict once these selfies count (as of now, or the latest of them)."""
+    from freshness.reports import status as build_status
+
+    taken = [datetime.fromisoformat(r["taken_at"]) for r in results if r["accepted"]]
+    data = build_status(session, who, max([utcnow(), *taken]))
+    return [{"headshot_id": h["id"], "platform": h["platform"], "state": h["state"], "level": h["level"],
+             "band": h["band"], "verdict": h["verdict"]} for h in data["headshots"]]
 
 
 @app.command()

@@ -319,3 +319,21 @@ def test_readme_shows_the_cli_as_it_runs() -> None:
     assert "PORT=" in text or "--port" in text
     completed = subprocess.run([sys.executable, "-m", "freshness", "--version"], capture_output=True, text=True)
     assert completed.returncode == 0 and completed.stdout.startswith("freshness ")
+
+
+def test_checkin_starts_with_a_verdict_per_headshot(ada: dict, faces: Path) -> None:
+    run("headshot", "add", ada["id"], faces / OBAMA / "obama.jpg", "--platform", "linkedin",
+        "--published", "2025-01-01", "--disclosed")
+    run("headshot", "add", ada["id"], faces / "people/joe_biden/biden.jpg", "--platform", "website",
+        "--published", "2025-01-01", "--disclosed")
+    out = run("checkin", ada["id"], faces / OBAMA / "obama2.jpg", "--taken", "2025-02-01T08:15").stdout
+    first, second = out.splitlines()[:2]
+    assert first.startswith("Your LinkedIn headshot looks like you so far (")
+    assert second.startswith("Your website headshot does not look like you so far (diverged): not confirmed")
+    assert "taken 2025-02-01 08:15 JST, from given" in out
+    data = run_json("checkin", ada["id"], faces / OBAMA / "obama3.jpg", "--taken", "2025-03-01")
+    # a second unlike check-in confirms it: the website headshot never looked like her
+    assert [v["state"] for v in data["verdicts"]] == ["alike_so_far", "never_alike"]
+    for d in data["results"][0]["distances"]:
+        assert d["band"] == ("strong" if d["distance"] < 0.4 else "good" if d["distance"] < 0.5
+                             else "weak" if d["distance"] < 0.6 else "diverged")
