@@ -203,26 +203,42 @@ def history(session: Session, person: Person, headshot_id: int | None = None) ->
 
 
 def plot_series(session: Session, person: Person, as_of: datetime, headshot_id: int | None = None) -> list:
-    """Everything ``plot.draw`` needs, per headshot (retired ones too)."""
+    """Everything ``plot.draw`` needs, per headshot (retired ones too), as of ``as_of``.
+
+    A headshot retired at or before ``as_of`` is analysed as of its retirement (its
+    verdict then; no trend). Reminder markers come from the stored reminders: opened
+    at ``since`` (when the condition began, according to the data), resolved at
+    ``resolved_at``; the person's own reminders (no headshot) show on every active panel.
+    """
     from freshness.plot import Series
     from freshness.reminders import events_of
 
     data = load_person_data(session, person)
     policy = policy_for(person)
     person_facts, head_facts = data.facts(as_of)
-    events = events_of(session, person)
+    stored = list({r.id: r for _, r in events_of(session, person)}.values())
+    bands = policy.bands
     out = []
     for h, facts in zip(data.headshots, head_facts):
         if headshot_id is not None and h.id != headshot_id:
             continue
-        a = rules.headshot_analysis(facts, person_facts, policy, as_of)
-        samples = sorted((s for s in facts.samples if s.taken_at <= as_of), key=lambda s: s.taken_at)
-        mine = [(e, r) for e, r in events if r.headshot_id in (None, h.id)]
-        t = a.trend
-        window = [p for p in a.points if p.taken_at > as_of - timedelta(days=policy.drift_window_days)]
+        retired = h.retired_at if h.retired_at is not None and h.retired_at <= as_of else None
+        when = retired or as_of
+        a = rules.headshot_analysis(facts, person_facts, policy, when)
+        samples = sorted((s for s in facts.samples if s.taken_at <= when), key=lambda s: s.taken_at)
+        t = a.trend if retired is None else None
+        window = [p for p in a.points if p.taken_at > when - timedelta(days=policy.drift_window_days)]
+        mine = [r for r in stored if r.headshot_id == h.id
+                or (r.headshot_id is None and (retired is None or r.since <= retired))]
         out.append(Series(
-            label=f"headshot #{h.id} ({h.platform}, published {h.published_on.isoformat()}"
-                  f"{', retired' if h.retired_at else ''})",
+            headshot_id=h.id,  # type: ignore[arg-type]
+            platform=h.platform,
+            published_on=h.published_on,
+            timezone=person.timezone,
+            headline=words.STATE_HEADLINES[a.state],
+            verdict=verdict_of(h, a, policy),
+            band=a.band,
+            bands=(bands.strong, bands.good, bands.weak),
             taken=[s.taken_at for s in samples],
             distances=[s.distance for s in samples],
             day_taken=[p.taken_at for p in a.points],
@@ -230,12 +246,15 @@ def plot_series(session: Session, person: Person, as_of: datetime, headshot_id: 
             baseline=a.baseline,
             threshold=a.threshold,
             abs_threshold=policy.abs_threshold,
+            baseline_margin=policy.baseline_margin,
+            retired_at=retired,
+            refresh_due_on=a.refresh_due_on if retired is None else None,
+            refresh_overdue_on=a.refresh_overdue_on if retired is None else None,
             trend_slope_per_year=t.slope_per_year if t else None,
             trend_at_as_of=t.intercept_at_as_of if t else None,
             trend_start=window[0].taken_at if (t and window) else None,
-            projected=a.projected_date,
-            opened=[(e.created_at, r.kind) for e, r in mine if e.old_state is None],
-            resolved=[(e.created_at, r.kind) for e, r in mine if e.new_state == "resolved"],
+            projected=a.projected_date if t else None,
+            opened=[(r.since, r.kind) for r in mine if r.since <= as_of],
+            resolved=[(r.resolved_at, r.kind) for r in mine if r.resolved_at is not None and r.resolved_at <= as_of],
         ))
     return out
-
