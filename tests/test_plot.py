@@ -308,8 +308,8 @@ def test_it_uses_the_persons_own_band_cut_offs(home: Path, faces: Path) -> None:
 
 
 @pytest.mark.faces
-def test_it_never_reads_the_clock_for_a_past_plot(home: Path, faces: Path) -> None:
-    """--as-of decides what the plot shows: a reminder recorded later is not drawn earlier."""
+def test_it_draws_only_the_reminders_that_began_by_the_as_of_date(home: Path, faces: Path) -> None:
+    """--as-of decides what the plot shows: a reminder whose condition began later is not drawn."""
     run("init")
     pid = run_json("person", "add", "Lin", "--consent", "--checkin-every", "7")["id"]
     run_json("headshot", "add", pid, faces / "people/barack_obama/obama.jpg", "--platform", "x",
