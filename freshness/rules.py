@@ -13,9 +13,11 @@ Rules (defaults; every number is a ``Policy`` field, see ``docs/rules.md``):
   last n=3 points are >= the open threshold (0.60, or min(0.60, baseline + 0.12)
   once a baseline exists); closes when fewer than k of the last n are >= the
   open threshold - 0.03.
-* likeness_drifting -- >= 4 points spanning >= 60 days in the last 365;
-  Theil-Sen slope whose lower 90 % bound is > 0; the trend line reaches the
-  effective threshold within 180 days. Not raised while likeness_diverged is.
+* likeness_drifting -- >= 6 points spanning >= 150 days in the last 365;
+  Theil-Sen slope >= 0.10 per year whose lower 95 % bound is > 0; the level has
+  covered at least half the way from the baseline to the effective threshold;
+  the trend line reaches that threshold within 180 days. Not raised while
+  likeness_diverged is.
 * refresh_due -- from published_on + 12 calendar months; refresh_overdue from
   published_on + 24 months (refresh_due is then no longer raised).
 * checkin_missed -- last check-in + cadence + max(3 days, cadence / 2) <= as_of.
@@ -100,6 +102,8 @@ _NUMERIC_RULES: dict[str, tuple[type, float, float, bool, bool]] = {
     "drift_window_days": (int, 1, 3650, True, True),
     "drift_confidence": (float, 0.5, 1.0, False, False),
     "drift_horizon_days": (int, 1, 3650, True, True),
+    "drift_min_slope_per_year": (float, 0.0, 2.0, True, False),
+    "drift_min_rise_fraction": (float, 0.0, 1.0, True, False),
     "refresh_due_months": (int, 6, 36, True, True),
     "refresh_overdue_months": (int, 6, 36, True, True),
     "checkin_grace_min_days": (float, 0.0, 365.0, True, True),
@@ -173,9 +177,16 @@ class Policy:
       are >= threshold - 0.03.
     * ``baseline_n`` 3 -- points (on/after publication) forming the baseline.
     * ``level_n`` 3 -- points in the current level (median).
-    * ``drift_min_points`` 4, ``drift_min_span_days`` 60,
-      ``drift_window_days`` 365, ``drift_confidence`` 0.90,
-      ``drift_horizon_days`` 180 -- likeness_drifting.
+    * ``drift_min_points`` 6, ``drift_min_span_days`` 150,
+      ``drift_window_days`` 365, ``drift_confidence`` 0.95 (two-sided),
+      ``drift_horizon_days`` 180, ``drift_min_slope_per_year`` 0.10,
+      ``drift_min_rise_fraction`` 0.5 -- likeness_drifting: a trend of at least
+      6 check-in days over 150 days, rising by at least 0.10 a year with a lower
+      95 % bound above 0, a level at least half way from the baseline to the
+      threshold, and a projected crossing within 180 days. Chosen so that no
+      same-person timeline of the test photos raises it (the first cut, 4 points
+      over 60 days at 90 %, did in 1.4 % of them): see docs/rules.md and
+      benchmarks/drift_timelines.py.
 
     Freshness and habits:
 
@@ -199,11 +210,13 @@ class Policy:
     hysteresis: float = 0.03
     baseline_n: int = 3
     level_n: int = 3
-    drift_min_points: int = 4
-    drift_min_span_days: int = 60
+    drift_min_points: int = 6
+    drift_min_span_days: int = 150
     drift_window_days: int = 365
-    drift_confidence: float = 0.90
+    drift_confidence: float = 0.95
     drift_horizon_days: int = 180
+    drift_min_slope_per_year: float = 0.10
+    drift_min_rise_fraction: float = 0.5
     refresh_due_months: int = 12
     refresh_overdue_months: int = 24
     checkin_grace_min_days: float = 3.0
@@ -598,6 +611,24 @@ def _replay_divergence(
     return is_open, since, is_open and early
 
 
+def _rise_needed(base: float | None, threshold: float, policy: Policy) -> float | None:
+    """How far the level must be above the baseline for likeness_drifting:
+    ``drift_min_rise_fraction`` of the way from the baseline to the threshold.
+    None without a baseline (then a positive fraction cannot be met)."""
+    if base is None:
+        return None
+    return policy.drift_min_rise_fraction * max(threshold - base, 0.0)
+
+
+def _level_has_risen(base: float | None, lvl: float | None, threshold: float, policy: Policy) -> bool:
+    """level >= baseline + drift_min_rise_fraction * (threshold - baseline); always
+    true when the fraction is 0 (the first-cut rule, which needed no baseline)."""
+    if policy.drift_min_rise_fraction <= 0:
+        return True
+    needed = _rise_needed(base, threshold, policy)
+    return needed is not None and lvl is not None and base is not None and lvl >= base + needed - EPS
+
+
 def headshot_analysis(
     headshot: HeadshotFacts, person: PersonFacts, policy: Policy, as_of: datetime
 ) -> HeadshotAnalysis:
@@ -630,6 +661,8 @@ def headshot_analysis(
         not diverged
         and tr is not None
         and tr.low_per_year > EPS
+        and tr.slope_per_year >= policy.drift_min_slope_per_year - EPS
+        and _level_has_risen(base, lvl, thr, policy)
         and projected is not None
         and projected <= as_of + timedelta(days=policy.drift_horizon_days)
     )
@@ -717,6 +750,9 @@ def _drifting_reminder(
             "span_days": t.span_days,
             "confidence": policy.drift_confidence,
             "band": band(a.level, policy.bands) if a.level is not None else None,
+            "rise": a.level - a.baseline if a.level is not None and a.baseline is not None else None,
+            "rise_needed": _rise_needed(a.baseline, a.threshold, policy),
+            "min_slope_per_year": policy.drift_min_slope_per_year,
         }
     )
     message = reminder_message("likeness_drifting", details, tz)

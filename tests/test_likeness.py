@@ -23,6 +23,7 @@ from freshness.likeness import (
     level,
     projected_crossing,
     self_drift,
+    theil_sen,
     trend,
 )
 
@@ -164,11 +165,15 @@ def test_it_refuses_non_positive_n() -> None:
 # ----------------------------------------------------------------- trend
 
 
+#: The first cut's gate (4 points over 60 days): the mechanics below need no more.
+SHORT = {"min_points": 4, "min_span_days": 60}
+
+
 def test_it_fits_a_theil_sen_slope_per_year_and_the_value_at_as_of() -> None:
     # +0.01 every 10 days = 0.365 per 365 days.
     pts = series([0.40 + 0.01 * i for i in range(8)])
     as_of = pts[-1].taken_at + timedelta(days=10)
-    t = trend(pts, as_of)
+    t = trend(pts, as_of, **SHORT)
     assert t is not None
     assert t.n == 8
     assert t.span_days == pytest.approx(70)
@@ -180,13 +185,13 @@ def test_it_fits_a_theil_sen_slope_per_year_and_the_value_at_as_of() -> None:
 def test_it_ignores_one_outlier_in_the_slope() -> None:
     ds = [0.40 + 0.01 * i for i in range(9)]
     ds[4] = 1.2
-    t = trend(series(ds), at(2024, 4, 1))
+    t = trend(series(ds), at(2024, 4, 1), **SHORT)
     assert t is not None
     assert t.slope_per_year == pytest.approx(0.001 * DAYS_PER_YEAR, rel=0.05)
 
 
 def test_it_reports_a_flat_slope_for_constant_distances() -> None:
-    t = trend(series([0.45] * 6, every_days=15), at(2024, 6, 1))
+    t = trend(series([0.45] * 6, every_days=15), at(2024, 6, 1), **SHORT)
     assert t is not None
     assert t.slope_per_year == 0 and t.low_per_year == 0 and t.high_per_year == 0
 
@@ -194,13 +199,13 @@ def test_it_reports_a_flat_slope_for_constant_distances() -> None:
 @pytest.mark.parametrize(
     ("count", "every_days", "expected_none"),
     [
-        (3, 30, True),  # too few points (3 < 4) even over 60 days
-        (4, 20, False),  # 4 points spanning exactly 60 days
-        (4, 19.9, True),  # span 59.7 days < 60
-        (7, 9, True),  # many points but span 54 days
+        (5, 45, True),  # too few points (5 < 6) even over 180 days
+        (6, 30, False),  # 6 points spanning exactly 150 days
+        (6, 29.9, True),  # span 149.5 days < 150
+        (20, 7, True),  # many points but span 133 days
     ],
 )
-def test_it_needs_four_points_over_sixty_days(count: int, every_days: float, expected_none: bool) -> None:
+def test_it_needs_six_points_over_150_days(count: int, every_days: float, expected_none: bool) -> None:
     pts = series([0.40 + 0.01 * i for i in range(count)], every_days=every_days)
     t = trend(pts, pts[-1].taken_at)
     assert (t is None) is expected_none
@@ -209,19 +214,104 @@ def test_it_needs_four_points_over_sixty_days(count: int, every_days: float, exp
 def test_it_uses_only_points_inside_the_window() -> None:
     pts = series([0.40 + 0.01 * i for i in range(10)], every_days=30)  # 270 days
     as_of = pts[-1].taken_at
-    full = trend(pts, as_of)
+    full = trend(pts, as_of, **SHORT)
     assert full is not None and full.n == 10
     # Window (as_of - 150, as_of]: points at 150 days before as_of are excluded.
-    short = trend(pts, as_of, window_days=150)
+    short = trend(pts, as_of, window_days=150, **SHORT)
     assert short is not None and short.n == 5
     # Points after as_of are excluded.
-    early = trend(pts, pts[5].taken_at)
+    early = trend(pts, pts[5].taken_at, **SHORT)
     assert early is not None and early.n == 6
+
+
+def test_it_uses_the_interval_of_the_given_confidence() -> None:
+    # 8 points, one pair out of order: 1 of the 28 pairwise slopes is negative.
+    pts = series([0.40, 0.42, 0.41, 0.43, 0.44, 0.45, 0.46, 0.47], every_days=30)
+    loose = trend(pts, pts[-1].taken_at, confidence=0.90)
+    strict = trend(pts, pts[-1].taken_at, confidence=0.99)
+    assert loose is not None and strict is not None
+    assert loose.slope_per_year == strict.slope_per_year
+    assert strict.low_per_year < loose.low_per_year <= loose.slope_per_year <= loose.high_per_year < strict.high_per_year
 
 
 def test_it_refuses_a_naive_as_of_for_the_trend() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         trend(series([0.4] * 5, every_days=20), datetime(2024, 6, 1))
+
+
+# ----------------------------------------------------------------- theil_sen (vs scipy)
+
+
+def _random_inputs(count: int, seed: int = 12) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Inputs of every shape the rules can produce and some they cannot: continuous
+    values, heavy ties in x and in y, constant y, distances on a 0.01 grid at daily
+    offsets, and every confidence including those <= 0.5 (which scipy folds)."""
+    rng = np.random.default_rng(seed)
+    confidences = [0.90, 0.95, 0.99, 0.999, 0.80, 0.60, 0.30, 0.05]
+    out = []
+    for i in range(count):
+        n = int(rng.integers(2, 41))
+        kind = i % 5
+        if kind == 0:
+            x, y = rng.normal(size=n) * 100, rng.normal(size=n)
+        elif kind == 1:  # ties in x and in y
+            x, y = rng.integers(0, 6, n).astype(float), rng.integers(0, 4, n) / 10
+        elif kind == 2:  # daily check-ins, distances with two decimals
+            x = np.sort(rng.choice(400, n, replace=False)).astype(float) - 400
+            y = np.round(0.35 + rng.normal(0, 0.08, n), 2)
+        elif kind == 3:  # constant distances, sometimes with tied x (negative variance)
+            x, y = rng.integers(-3, 4, n).astype(float), np.full(n, 0.4)
+        else:  # two values only
+            x, y = rng.normal(size=n), rng.integers(0, 2, n).astype(float)
+        out.append((x, y, confidences[i % len(confidences)]))
+    return out
+
+
+def test_it_matches_scipy_theilslopes_exactly() -> None:
+    import warnings
+
+    from scipy.stats import theilslopes
+
+    for x, y, confidence in _random_inputs(3000):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scipy warns on identical x and on a negative variance
+            expected = theilslopes(y, x, alpha=confidence)
+        got = theil_sen(y, x, confidence)
+        want = np.array([expected.slope, expected.intercept, expected.low_slope, expected.high_slope], float)
+        assert np.array_equal(np.array(got), want, equal_nan=True), (x.tolist(), y.tolist(), confidence, got, want)
+
+
+def test_it_gives_sens_interval_on_a_small_example() -> None:
+    # 6 points, 15 slopes; sigma^2 = 6*5*17/18; at 95 % the interval is the 2nd..14th sorted slopes.
+    x = np.arange(6.0)
+    y = np.array([0.0, 1.0, 3.0, 2.0, 4.0, 5.0])
+    slopes = sorted((y[j] - y[i]) / (x[j] - x[i]) for i in range(6) for j in range(i + 1, 6))
+    slope, intercept, low, high = theil_sen(y, x, 0.95)
+    assert slope == pytest.approx(float(np.median(slopes)))
+    assert intercept == pytest.approx(float(np.median(y)) - slope * float(np.median(x)))
+    assert (low, high) == (slopes[1], slopes[13])
+
+
+def test_it_returns_nan_without_distinct_x_and_refuses_bad_input() -> None:
+    assert all(math.isnan(v) for v in theil_sen([0.1, 0.2, 0.3], [1.0, 1.0, 1.0]))
+    slope, intercept, low, high = theil_sen([0.4, 0.4, 0.4], [0.0, 1.0, 1.0])  # negative tie-corrected variance
+    assert (slope, intercept) == (0.0, 0.4) and math.isnan(low) and math.isnan(high)
+    with pytest.raises(ValueError, match="length"):
+        theil_sen([0.1, 0.2], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="at least 2"):
+        theil_sen([0.1], [1.0])
+    with pytest.raises(ValueError, match="confidence"):
+        theil_sen([0.1, 0.2], [1.0, 2.0], 1.0)
+
+
+def test_it_needs_no_scipy_at_run_time() -> None:
+    import subprocess
+    import sys
+
+    # scipy's import alone cost about 0.6 s at every start; it is a test-only dependency now
+    code = "import sys, freshness.rules; print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 # ----------------------------------------------------------------- projected_crossing
