@@ -166,10 +166,8 @@ def verdict(
     if state == "no_checkins":
         return f"{name} has not been compared with a selfie yet: take a check-in selfie."
     if state == "alike_so_far":
-        more = (
-            f" {_plural(baseline_needed, 'more check-in')} will confirm it." if baseline_needed > 0 else ""
-        )
-        return f"{name} looks like you so far{b}, from {_plural(points, 'check-in')}.{more}"
+        more = f"; {baseline_needed} more since it was published will confirm it" if baseline_needed > 0 else ""
+        return f"{name} looks like you so far{b}, from {_plural(points, 'check-in')}{more}."
     if state == "unlike_so_far":
         return (
             f"{name} does not look like you so far{b}: not confirmed yet, from "

@@ -51,6 +51,36 @@ def test_the_readme_names_examples() -> None:
             assert name in documented, name
 
 
+# One key line per README example: each documented command must print what it promises.
+KEY_LINES: list[tuple[str, str]] = [
+    ("freshness init", "revision"),
+    ("freshness person add", "added person #"),
+    ("freshness person list --json", '"name": "Ada Lovelace"'),
+    ("freshness person set", "updated Ada Lovelace (#1): every 14 days"),
+    ("freshness person delete", "deleted Ada Lovelace (#1)"),
+    ("freshness headshot add", "added headshot #"),
+    ("freshness headshot list", "linkedin"),
+    ("freshness headshot rank", "median distance"),
+    ("freshness headshot set", "updated headshot #1"),
+    ("freshness headshot retire", "retired headshot #1 (linkedin)"),
+    ("freshness checkin", "accepted as check-in #"),
+    ("freshness status", "Your LinkedIn headshot "),
+    ("freshness history \"Ada Lovelace\" --csv", "checkin_id,taken_at,headshot_1_linkedin"),
+    ("freshness history \"Ada Lovelace\" --plot", ""),  # the plot file is checked below
+    ("freshness reminders \"Ada Lovelace\"", "(refresh_due)"),  # the quickstart: published 2025-03-01
+    ("freshness reminders \"Ada Lovelace\" --as-of 2026-03-01 --json", '"kind": "refresh_due"'),
+    ("freshness reminders \"Ada Lovelace\" --as-of 2027-06-01", "would be open"),
+    ("freshness reminders ack", "acknowledged"),
+    ("freshness reminders snooze", "snoozed until 2027-02-01"),
+]
+
+
+def _key_line(line: str) -> str:
+    found = [key for prefix, key in KEY_LINES if line.startswith(prefix)]
+    assert found, f"README example without an expected output in KEY_LINES: {line}"
+    return found[-1]
+
+
 def _execute(line: str, cwd: Path) -> None:
     argv = shlex.split(line)[1:]
     out_file = None
@@ -60,6 +90,7 @@ def _execute(line: str, cwd: Path) -> None:
     argv = [str(cwd / a) if a in STAND_INS or a.endswith((".png", ".svg")) else a for a in argv]
     result = runner.invoke(__import__("freshness.cli", fromlist=["app"]).app, argv, catch_exceptions=False)
     assert result.exit_code == 0, (line, result.exit_code, result.stdout, result.stderr)
+    assert _key_line(line) in result.stdout, (line, result.stdout)
     if out_file is not None:
         out_file.write_text(result.stdout)
 
@@ -111,6 +142,8 @@ def test_every_readme_example_runs(workdir: Path, home: Path, monkeypatch: pytes
     _fresh_home(home / "quickstart", monkeypatch)
     text = (REPO / "README.md").read_text()
     quick = re.search(r"A whole session:\n\n```sh\n(.*?)```", text, flags=re.S).group(1)
-    for line in quick.strip().splitlines():
+    lines = quick.strip().splitlines()
+    assert lines[0] == "source .venv/bin/activate"  # shown as it runs: the environment first
+    for line in lines[1:]:
         _execute(line, workdir)
     assert (workdir / "ada-drift.png").stat().st_size > 1000

@@ -98,7 +98,8 @@ def test_it_follows_likeness_and_the_refresh_window(home: Path, faces: Path, sel
     plot = home / "drift.svg"
     run("history", pid, "--plot", plot, "--as-of", "2024-12-02")
     svg = plot.read_text()
-    assert "opened: likeness_diverged" in svg and "resolved: likeness_diverged" in svg
+    assert "opened 2024-09-01: Headshot no longer looks like you" in svg
+    assert "resolved 2024-11-01: Headshot no longer looks like you" in svg
 
     # retiring and replacing the headshot starts afresh; history keeps both
     clock.set(datetime(2026, 2, 1, 12, 0, tzinfo=timezone.utc))  # a retirement takes effect now

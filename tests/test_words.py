@@ -82,7 +82,8 @@ def test_it_has_words_for_every_state_and_refuses_unknown_ones() -> None:
 
 def test_it_counts_more_check_ins_in_plain_words() -> None:
     two = words.verdict("x", "alike_so_far", "good", points=2, baseline_needed=1)
-    assert two == "Your X headshot looks like you so far (good), from 2 check-ins. 1 more check-in will confirm it."
+    assert two == "Your X headshot looks like you so far (good), from 2 check-ins; 1 more since it was published " \
+                  "will confirm it."
 
 
 def _every_kind() -> tuple[PersonFacts, list]:
