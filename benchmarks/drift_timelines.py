@@ -64,7 +64,9 @@ Policies compared: ``first cut`` (the rule before issue 12: >= 4 points over
 >= 60 days, lower 90 % bound > 0) and ``defaults`` (the current defaults);
 ``--policy JSON`` adds one more.
 
-    python benchmarks/drift_timelines.py [--faces DIR] [--cache FILE] [--policy JSON] [--runs N]
+``--ablation`` adds a table with each part of the rule on its own.
+
+    python benchmarks/drift_timelines.py [--faces DIR] [--cache FILE] [--policy JSON] [--runs N] [--ablation]
 """
 
 from __future__ import annotations
@@ -473,8 +475,41 @@ def fmt_first(values: list[int | None], n_total: int) -> str:
     return f"{statistics.median(got):g} ({len(got)}/{n_total})"
 
 
+#: One condition at a time: the first cut plus (or the defaults minus) each part of the rule.
+ABLATION: dict[str, dict[str, Any]] = {
+    "first cut + 95 %": {"drift_confidence": 0.95},
+    "first cut + 6 points over 150 days": {"drift_min_points": 6, "drift_min_span_days": 150},
+    "first cut + 0.10 a year": {"drift_min_slope_per_year": 0.10},
+    "first cut + level half way": {"drift_min_rise_fraction": 0.5},
+    "defaults - 95 % (90 %)": {"drift_confidence": 0.90},
+    "defaults - 6 points over 150 days (4 / 60)": {"drift_min_points": 4, "drift_min_span_days": 60},
+    "defaults - 0.10 a year": {"drift_min_slope_per_year": 0.0},
+    "defaults - level half way": {"drift_min_rise_fraction": 0.0},
+    "defaults at 98 %": {"drift_confidence": 0.98},
+}
+
+
+def ablation(timelines: dict[Timeline, list[float]], noise: Sequence[float], runs: int,
+             out: Callable[[str], None] = print) -> None:
+    """Same-person alarms, synthetic false alarms and catches for each part of the rule."""
+    rng = random.Random(5)
+    flat = [synthetic(0.35, 0.0, noise, 24, rng) for _ in range(runs)]
+    rise = [synthetic(0.35, 0.15, noise, 24, rng) for _ in range(runs)]
+    first = Policy().with_overrides(FIRST_CUT)
+    out(f"\nEach condition on its own: timelines with drifting / synthetic b0=0.35, distinct-photo noise, "
+        f"{runs} runs each")
+    out(f"  {'policy':44s} {'same-person':>12s} {'flat: alarm':>12s} {'+0.15/y: before diverged':>25s}")
+    rows = [("first cut", first), *((k, (first if k.startswith("first") else Policy()).with_overrides(v))
+                                   for k, v in ABLATION.items()), ("defaults", Policy())]
+    for name, policy in rows:
+        same = sum(1 for t, d in timelines.items() if replay(d, policy, t.ai).drifting)
+        fa = sum(bool(replay(d, policy, after_days=()).drifting) for d in flat)
+        caught = sum(replay(d, policy, after_days=()).drifting_before_diverged for d in rise)
+        out(f"  {name:44s} {same:5d}/{len(timelines):<6d} {fa:5d}/{runs:<6d} {caught:17d}/{runs}")
+
+
 def run(faces: Path, cache: Path | None, policies: dict[str, Policy], runs: int = 200,
-        min_checkins: int = MIN_CHECKINS, max_variant: int = MAX_VARIANT,
+        min_checkins: int = MIN_CHECKINS, max_variant: int = MAX_VARIANT, with_ablation: bool = False,
         out: Callable[[str], None] = print) -> dict[str, Any]:
     t0 = time.perf_counter()
     photos = read_photos(faces)
@@ -585,6 +620,8 @@ def run(faces: Path, cache: Path | None, policies: dict[str, Policy], runs: int 
                                                            or [0]),
             }
         out(row)
+    if with_ablation:
+        ablation(dists, noises["distinct photos"], runs, out)
     out(f"\n({time.perf_counter() - t0:.0f} s)")
     return result
 
@@ -601,6 +638,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"cycled timelines have at least this many check-ins (default {MIN_CHECKINS})")
     parser.add_argument("--max-variant", type=int, default=MAX_VARIANT,
                         help=f"re-encoded variants per photo before they repeat (default {MAX_VARIANT})")
+    parser.add_argument("--ablation", action="store_true",
+                        help="also replay with each part of the rule added to the first cut / removed from the defaults")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON at the end")
     args = parser.parse_args(argv)
     if not (args.faces / "manifest.csv").is_file():
@@ -610,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     policies = {"first cut": Policy().with_overrides(FIRST_CUT), "defaults": Policy()}
     if args.policy:
         policies["custom"] = Policy().with_overrides(json.loads(args.policy))
-    result = run(args.faces, args.cache, policies, args.runs, args.min_checkins, args.max_variant)
+    result = run(args.faces, args.cache, policies, args.runs, args.min_checkins, args.max_variant, args.ablation)
     if args.json:
         print(json.dumps(result, indent=1, default=str))
     return 0
