@@ -513,6 +513,7 @@ class HeadshotAnalysis:
     * ``baseline_points`` -- points on/after publication counted towards the
       baseline (at most ``baseline_n``).
     * ``state`` -- the one-word likeness verdict (see ``LIKENESS_STATES``).
+    * ``drifting_since`` -- when the current drifting episode began (see ``_drifting_since``).
     * ``trend``/``projected_date`` -- Theil-Sen trend and when its line reaches
       ``threshold`` (None without a trend or with a non-positive slope).
     * ``drifting`` -- likeness_drifting should be raised (never together with
@@ -540,6 +541,7 @@ class HeadshotAnalysis:
     refresh_overdue_on: date
     baseline_points: int = 0
     state: str = "no_checkins"
+    drifting_since: datetime | None = None
 
 
 #: The likeness verdict of one headshot, from the rules' point of view (the
@@ -629,6 +631,51 @@ def _level_has_risen(base: float | None, lvl: float | None, threshold: float, po
     return needed is not None and lvl is not None and base is not None and lvl >= base + needed - EPS
 
 
+def _drift(
+    points: list[Point], base: float | None, lvl: float | None, thr: float, diverged: bool,
+    policy: Policy, as_of: datetime,
+) -> tuple[Trend | None, datetime | None, bool]:
+    """The trend, its projected crossing of ``thr`` and whether likeness_drifting holds."""
+    tr = trend(
+        points,
+        as_of,
+        window_days=policy.drift_window_days,
+        min_points=policy.drift_min_points,
+        min_span_days=policy.drift_min_span_days,
+        confidence=policy.drift_confidence,
+    )
+    projected = projected_crossing(tr, thr, as_of) if tr is not None else None
+    drifting = (
+        not diverged
+        and tr is not None
+        and tr.low_per_year > EPS
+        and tr.slope_per_year >= policy.drift_min_slope_per_year - EPS
+        and _level_has_risen(base, lvl, thr, policy)
+        and projected is not None
+        and projected <= as_of + timedelta(days=policy.drift_horizon_days)
+    )
+    return tr, projected, drifting
+
+
+def _drifting_since(points: list[Point], published_on: date, policy: Policy) -> datetime:
+    """When the current drifting episode began: the earliest check-in of the trailing run of
+    check-ins as of each of which likeness_drifting already held (replayed from the data,
+    so it does not depend on when evaluations ran). The latest check-in when it held at none
+    of them (the horizon moved with the evaluation time)."""
+    since = points[-1].taken_at
+    for i in range(len(points) - 1, -1, -1):
+        prefix = points[: i + 1]
+        base = compute_baseline(prefix, published_on, policy.baseline_n)
+        thr = effective_threshold(base, policy)
+        diverged = _replay_divergence(prefix, published_on, policy)[0]
+        held = _drift(prefix, base, compute_level(prefix, policy.level_n), thr, diverged, policy,
+                      prefix[-1].taken_at)[2]
+        if not held:
+            break
+        since = prefix[-1].taken_at
+    return since
+
+
 def headshot_analysis(
     headshot: HeadshotFacts, person: PersonFacts, policy: Policy, as_of: datetime
 ) -> HeadshotAnalysis:
@@ -648,24 +695,8 @@ def headshot_analysis(
     thr = effective_threshold(base, policy)
     diverged, since, opened_early = _replay_divergence(points, headshot.published_on, policy)
     exceed = sum(1 for p in points[-policy.diverge_n :] if p.distance >= thr - EPS)
-    tr = trend(
-        points,
-        as_of,
-        window_days=policy.drift_window_days,
-        min_points=policy.drift_min_points,
-        min_span_days=policy.drift_min_span_days,
-        confidence=policy.drift_confidence,
-    )
-    projected = projected_crossing(tr, thr, as_of) if tr is not None else None
-    drifting = (
-        not diverged
-        and tr is not None
-        and tr.low_per_year > EPS
-        and tr.slope_per_year >= policy.drift_min_slope_per_year - EPS
-        and _level_has_risen(base, lvl, thr, policy)
-        and projected is not None
-        and projected <= as_of + timedelta(days=policy.drift_horizon_days)
-    )
+    tr, projected, drifting = _drift(points, base, lvl, thr, diverged, policy, as_of)
+    drifting_since = _drifting_since(points, headshot.published_on, policy) if drifting else None
     due_on, overdue_on = refresh_dates(headshot.published_on, policy)
     from_start = diverged and (
         base >= policy.abs_threshold - EPS if base is not None else opened_early
@@ -691,6 +722,7 @@ def headshot_analysis(
         refresh_due_on=due_on,
         refresh_overdue_on=overdue_on,
         baseline_points=min(after_publication, policy.baseline_n),
+        drifting_since=drifting_since,
         state=_likeness_state(len(points), base is not None, lvl, thr, diverged, from_start, drifting),
     )
 
@@ -733,8 +765,7 @@ def _drifting_reminder(
 ) -> DesiredReminder:
     t = a.trend
     assert t is not None and a.projected_date is not None and a.points
-    # The latest check-in the projection rests on (the trend window always holds it).
-    since = a.points[-1].taken_at
+    since = a.drifting_since or a.points[-1].taken_at
     details = _json_safe(
         {
             "platform": h.platform,

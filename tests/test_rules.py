@@ -344,7 +344,20 @@ def test_it_carries_the_projection_in_drifting_details() -> None:
     assert d["low_per_year"] > 0
     assert d["high_per_year"] >= d["slope_per_year"]
     assert d["projected_date"] == (as_of + timedelta(days=60)).date().isoformat()
-    assert r.since == as_of
+    # since = when the drift began: evaluated as of the check-in before the last it already held,
+    # as of the one before that it did not (too few points)
+    previous = as_of - timedelta(days=MONTH)
+    assert of_kind(run(h, previous), "likeness_drifting")
+    assert not of_kind(run(h, previous - timedelta(days=MONTH)), "likeness_drifting")
+    assert r.since == previous
+
+
+def test_it_keeps_the_start_of_a_drift_while_it_goes_on() -> None:
+    shorter = headshot(drift_series(0.015)[:-1], every_days=MONTH)
+    longer = headshot(drift_series(0.015) + [0.455], every_days=MONTH)
+    (first,) = of_kind(run(shorter), "likeness_drifting")
+    (later,) = of_kind(run(longer), "likeness_drifting")
+    assert first.since == later.since == last_time(shorter)  # a new drifting check-in does not move it
 
 
 def test_it_does_not_raise_drifting_while_diverged() -> None:
