@@ -17,7 +17,6 @@ from freshness import likeness, rules, words
 from freshness.checkins import local_today
 from freshness.faces.embedding import embedding_from_bytes
 from freshness.models import Headshot, Person
-from freshness.people import person_dict  # noqa: F401  (re-exported)
 from freshness.reminders import PersonData, load_person_data, policy_for, unresolved
 
 

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
 from typer.testing import CliRunner
 
 from freshness.cli import app
@@ -35,3 +36,13 @@ def snapshot(home: Path) -> dict[str, Any]:
     files = sorted(str(p.relative_to(home)) for p in (home / "blobs").rglob("*") if p.is_file()) \
         if (home / "blobs").exists() else []
     return {"rows": rows, "files": files}
+
+
+def variant(src: Path, out: Path, k: int, *, margin: int = 1, step: int = 1, quality: int = 90) -> Path:
+    """Different bytes, same face: a crop ``margin + step * k`` pixels smaller on every side,
+    re-encoded as JPEG at ``quality - k`` (a new selfie for the duplicate check)."""
+    img = Image.open(src).convert("RGB")
+    w, h = img.size
+    m = margin + step * k
+    img.crop((m, m, w - m, h - m)).save(out, "JPEG", quality=quality - k)
+    return out

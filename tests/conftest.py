@@ -95,3 +95,12 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     yield data
     dispose_engines()
     reset_settings_cache()
+
+
+@pytest.fixture
+def ready(home: Path) -> Path:
+    """A fresh data directory with an initialised database."""
+    from tests.clitools import run
+
+    run("init")
+    return home

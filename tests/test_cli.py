@@ -8,7 +8,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -24,12 +24,6 @@ def band(d: float) -> str:
 pytestmark = pytest.mark.faces
 
 OBAMA = "people/barack_obama"
-
-
-@pytest.fixture
-def ready(home: Path) -> Path:
-    run("init")
-    return home
 
 
 @pytest.fixture

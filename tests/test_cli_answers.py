@@ -23,12 +23,6 @@ OBAMA = "people/barack_obama"
 
 
 @pytest.fixture
-def ready(home: Path) -> Path:
-    run("init")
-    return home
-
-
-@pytest.fixture
 def ada(ready: Path) -> dict:
     return run_json("person", "add", "Ada Lovelace", "--consent", "--sector", "finance",
                     "--timezone", "Asia/Tokyo", "--checkin-every", "30")

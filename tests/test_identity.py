@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from freshness.config import reset_settings_cache
 from freshness.identity import Reference, check, nearest
 from freshness.cli import app
-from tests.clitools import run, run_json, runner, snapshot
+from tests.clitools import run, run_json, runner, snapshot, variant
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.faces
@@ -24,14 +23,6 @@ pytestmark = pytest.mark.faces
 FIVE = ["people/barack_obama/obama2.jpg", "people/joe_biden/biden2.jpg", "people/kit_harington/john1.jpeg",
         "people/rose_leslie/img1.jpg", "people/amy_adams/adams.jpg"]
 
-
-def variant(src: Path, out: Path, k: int) -> Path:
-    """Different bytes, same face: a slightly different crop, re-encoded."""
-    img = Image.open(src).convert("RGB")
-    w, h = img.size
-    m = 2 + k
-    img.crop((m, m, w - m, h - m)).save(out, "JPEG", quality=90 - k)
-    return out
 
 
 def checkin(pid: int, image: Path, day: str, *options: str, code: int | None = 0) -> dict:
@@ -54,12 +45,6 @@ def query(home: Path, sql: str, *params) -> list[tuple]:
 def column(home: Path, checkin_id: int) -> tuple[float | None, int]:
     (row,) = query(home, "SELECT identity_distance, identity_confirmed FROM checkin WHERE id = ?", checkin_id)
     return row
-
-
-@pytest.fixture
-def ready(home: Path) -> Path:
-    run("init")
-    return home
 
 
 def test_it_refuses_five_different_people_checked_in_as_one(ready: Path, faces: Path) -> None:
@@ -174,7 +159,7 @@ def test_a_back_dated_selfie_is_compared_with_the_selfies_nearest_in_time(ready:
     for i, name in enumerate(["obama2.jpg", "obama3.jpg", "obama1.jpg"]):
         checkin(pid, obama / name, f"2020-0{i + 1}-01")
     biden = [faces / "people/joe_biden/biden.jpg", faces / "people/joe_biden/biden2.jpg"]
-    biden += [variant(biden[k % 2], tmp_path / f"b{k}.jpg", k) for k in range(3)]
+    biden += [variant(biden[k % 2], tmp_path / f"b{k}.jpg", k, margin=2) for k in range(3)]
     needed = []
     for i, image in enumerate(biden):
         result = checkin(pid, image, f"2025-0{i + 1}-01", code=None)
@@ -192,7 +177,7 @@ def test_a_back_dated_selfie_is_compared_with_the_selfies_nearest_in_time(ready:
     now = checkin(pid, obama / "obama-720p.jpg", "2025-06-01", code=3)
     assert now["error"]["code"] == "not_you" and "your last 5 selfies" in now["error"]["message"]
     assert {ids[i] for i in now["error"]["details"]["compared_with"]} == {"2025"}
-    old = checkin(pid, variant(biden[0], tmp_path / "b-old.jpg", 5), "2020-03-15", code=3)
+    old = checkin(pid, variant(biden[0], tmp_path / "b-old.jpg", 5, margin=2), "2020-03-15", code=3)
     assert "taken nearest to that date" in old["error"]["message"]
 
 

@@ -12,7 +12,7 @@ import random
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ from PIL import Image
 
 from freshness import words
 from freshness.plot import StripItem, stagger, y_range
-from tests.clitools import run, run_json
+from tests.clitools import run, run_json, variant
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"
@@ -79,14 +79,6 @@ def test_it_staggers_strip_labels_so_they_never_overlap_or_cross_a_leader() -> N
 # --------------------------------------------------------------------------- through the CLI
 
 
-def variant(src: Path, out: Path, k: int) -> Path:
-    """Different bytes, same face: a slightly different crop, re-encoded."""
-    img = Image.open(src).convert("RGB")
-    w, h = img.size
-    m = 2 + 3 * k
-    img.crop((m, m, w - m, h - m)).save(out, "JPEG", quality=92 - k)
-    return out
-
 
 def svg_tree(path: Path) -> ET.Element:
     return ET.fromstring(path.read_text())
@@ -139,12 +131,12 @@ def story(home: Path, faces: Path, tmp_path: Path) -> dict:
                   "--published", "2024-06-01", "--ai", "--disclosed")["id"]
     plan = [("2024-04-01", real[2]), ("2024-05-01", real[5]), ("2024-06-01", real[0]), ("2024-07-01", real[4]),
             ("2024-08-01", real[1]), ("2024-09-01", other[0]), ("2024-10-01", other[1]),
-            ("2024-11-01", variant(real[2], tmp_path / "a.jpg", 1)),
-            ("2024-12-01", variant(real[0], tmp_path / "b.jpg", 1)),
-            ("2025-01-01", variant(real[5], tmp_path / "c.jpg", 1)),
-            ("2025-02-01", variant(real[4], tmp_path / "d.jpg", 1)),
-            ("2025-03-01", variant(real[2], tmp_path / "e.jpg", 2)),
-            ("2025-04-01", variant(real[0], tmp_path / "f.jpg", 2))]
+            ("2024-11-01", variant(real[2], tmp_path / "a.jpg", 1, margin=2, step=3, quality=92)),
+            ("2024-12-01", variant(real[0], tmp_path / "b.jpg", 1, margin=2, step=3, quality=92)),
+            ("2025-01-01", variant(real[5], tmp_path / "c.jpg", 1, margin=2, step=3, quality=92)),
+            ("2025-02-01", variant(real[4], tmp_path / "d.jpg", 1, margin=2, step=3, quality=92)),
+            ("2025-03-01", variant(real[2], tmp_path / "e.jpg", 2, margin=2, step=3, quality=92)),
+            ("2025-04-01", variant(real[0], tmp_path / "f.jpg", 2, margin=2, step=3, quality=92))]
     since: dict[str, str] = {}
     h3 = None
     for day, image in plan:

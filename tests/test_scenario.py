@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.clitools import run, run_json
+from tests.clitools import run, run_json, variant
 
 pytestmark = pytest.mark.faces
 
 OBAMA = ["obama2.jpg", "obama3.jpg", "obama1.jpg", "obama-1080p.jpg", "obama-720p.jpg", "obama-480p.jpg"]
 
-
-def variant(src: Path, out: Path, k: int) -> Path:
-    """Different bytes, same face: a slightly different crop, re-encoded."""
-    img = Image.open(src).convert("RGB")
-    w, h = img.size
-    m = 1 + k
-    img.crop((m, m, w - m, h - m)).save(out, "JPEG", quality=90 - k)
-    return out
 
 
 @pytest.fixture
