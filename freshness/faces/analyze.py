@@ -23,7 +23,6 @@ from PIL import Image
 
 from freshness.errors import ImageRejected
 from freshness.faces.decode import DecodedImage
-from freshness.faces.embedding import EMBEDDING_DIM, embedding_from_bytes, embedding_to_bytes  # noqa: F401
 from freshness.faces.limits import QualityLimits
 
 Purpose = Literal["selfie", "headshot"]
