@@ -7,6 +7,7 @@ created are removed, so a refused or failed image leaves nothing behind.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -14,7 +15,6 @@ from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -27,6 +27,8 @@ from freshness.faces.embedding import embedding_from_bytes, embedding_to_bytes
 from freshness.models import Checkin, Headshot, Measurement, Person
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from freshness.faces import FaceAnalysis
 
 PLATFORMS = ("linkedin", "resume", "portfolio", "website", "github", "x", "company", "other")
@@ -270,6 +272,8 @@ def list_headshots(session: Session, person: Person) -> list[Headshot]:
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    import numpy as np  # loaded with the face pipeline; listing commands never need it
+
     return round(float(np.linalg.norm(a.astype(np.float64) - b.astype(np.float64))), 6)
 
 
@@ -403,7 +407,7 @@ class Candidate:
 
     @property
     def median(self) -> float | None:
-        return float(np.median(self.distances)) if self.distances else None
+        return float(statistics.median(self.distances)) if self.distances else None
 
 
 MIN_RANK_SELFIES = 3
@@ -450,6 +454,6 @@ def current_headshot_medians(
     """Each active headshot's median distance to the given selfies (for comparison in a ranking)."""
     embeddings = [embedding_from_bytes(c.embedding) for c in selfies]
     return [
-        (h, float(np.median([_distance(embedding_from_bytes(h.embedding), e) for e in embeddings])))
+        (h, float(statistics.median([_distance(embedding_from_bytes(h.embedding), e) for e in embeddings])))
         for h in active_headshots(session, person.id)  # type: ignore[arg-type]
     ]

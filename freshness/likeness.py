@@ -1,9 +1,11 @@
 """Pure likeness arithmetic: distances, daily points, baseline, level, trend, bands.
 
 Everything here is a pure, deterministic function of its arguments: no I/O, no
-clock (``as_of`` is always passed in), no project imports. The only
-third-party import is numpy (Theil-Sen is implemented here, not imported from
-scipy, whose import alone costs about 0.6 s at every CLI start).
+clock (``as_of`` is always passed in), no project imports, the standard library
+only (Theil-Sen is implemented here, not imported from scipy, whose import alone
+costs about 0.6 s at every CLI start; nor is numpy needed for a dozen points, and
+without it `freshness status` starts faster). Embeddings may be given as any
+sequences of numbers (numpy arrays included).
 
 Vocabulary (see ``docs/rules.md`` for the full rationale):
 
@@ -32,7 +34,8 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
+from collections import Counter
+from numbers import Real
 
 __all__ = [
     "BANDS",
@@ -95,7 +98,7 @@ def resolve_timezone(tz: str) -> ZoneInfo:
 
 
 def _check_distance(value: float, name: str = "distance") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+    if isinstance(value, bool) or not isinstance(value, Real):
         raise ValueError(f"{name} must be a number, got {type(value).__name__}")
     v = float(value)
     if not math.isfinite(v) or v < 0:
@@ -103,22 +106,36 @@ def _check_distance(value: float, name: str = "distance") -> float:
     return v
 
 
-def euclidean(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
+def _vector(values: Iterable[Any], name: str) -> list[float]:
+    try:
+        out = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a sequence of numbers") from None
+    if not all(math.isfinite(v) for v in out):
+        raise ValueError(f"{name} must contain only finite values")
+    return out
+
+
+def euclidean(a: Sequence[float], b: Sequence[float]) -> float:
     """Euclidean distance between two embeddings of the same dimension.
 
     This is the distance ``face_recognition.face_distance`` computes for dlib
-    embeddings (128-d). Computed in float64. Raises ValueError on a shape
-    mismatch or non-finite values.
+    embeddings (128-d). Computed in float64 (any sequence of numbers, numpy
+    arrays included). Raises ValueError on a shape mismatch or non-finite values.
     """
-    va = np.asarray(a, dtype=np.float64).ravel()
-    vb = np.asarray(b, dtype=np.float64).ravel()
-    if va.shape != vb.shape:
-        raise ValueError(f"embeddings differ in dimension: {va.shape[0]} vs {vb.shape[0]}")
-    if va.size == 0:
+    va = _vector(_flat(a), "embeddings")
+    vb = _vector(_flat(b), "embeddings")
+    if len(va) != len(vb):
+        raise ValueError(f"embeddings differ in dimension: {len(va)} vs {len(vb)}")
+    if not va:
         raise ValueError("embeddings must not be empty")
-    if not (np.all(np.isfinite(va)) and np.all(np.isfinite(vb))):
-        raise ValueError("embeddings must contain only finite values")
-    return float(np.linalg.norm(va - vb))
+    return math.dist(va, vb)
+
+
+def _flat(values: Any) -> Iterable[Any]:
+    """A 1-d view of a sequence or a numpy array of any shape (as numpy's ``ravel``)."""
+    ravel = getattr(values, "ravel", None)
+    return ravel() if callable(ravel) else values
 
 
 # --------------------------------------------------------------------------- samples
@@ -243,10 +260,9 @@ def level(points: Iterable[Point], n: int = 3) -> float | None:
 # --------------------------------------------------------------------------- trend
 
 
-def _tie_term(values: np.ndarray) -> int:
+def _tie_term(values: Sequence[float]) -> int:
     """Sum of t (t - 1) (2t + 5) over the groups of t equal values (Sen 1968, 2.6)."""
-    _, counts = np.unique(values, return_counts=True)
-    return sum(int(t) * (int(t) - 1) * (2 * int(t) + 5) for t in counts)
+    return sum(t * (t - 1) * (2 * t + 5) for t in Counter(values).values())
 
 
 def theil_sen(
@@ -272,34 +288,33 @@ def theil_sen(
     no pair has x_j > x_i. Raises ValueError for unequal lengths, fewer than
     2 points or a confidence outside (0, 1).
     """
-    yv = np.array(y, dtype=np.float64).ravel()
-    xv = np.array(x, dtype=np.float64).ravel()
-    if xv.shape != yv.shape:
-        raise ValueError(f"x and y differ in length: {xv.size} vs {yv.size}")
-    if xv.size < 2:
+    yv = [float(v) for v in _flat(y)]
+    xv = [float(v) for v in _flat(x)]
+    if len(xv) != len(yv):
+        raise ValueError(f"x and y differ in length: {len(xv)} vs {len(yv)}")
+    if len(xv) < 2:
         raise ValueError("theil_sen needs at least 2 points")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     nan = float("nan")
-    dx = xv[:, np.newaxis] - xv
-    dy = yv[:, np.newaxis] - yv
-    up = dx > 0
-    slopes = np.sort(dy[up] / dx[up])
-    nt = int(slopes.size)
+    slopes = sorted(
+        (yi - yj) / (xi - xj) for xi, yi in zip(xv, yv) for xj, yj in zip(xv, yv) if xi - xj > 0
+    )
+    nt = len(slopes)
     if nt == 0:
         return nan, nan, nan, nan
-    slope = float(np.median(slopes))
-    intercept = float(np.median(yv) - slope * np.median(xv))
+    slope = statistics.median(slopes)
+    intercept = statistics.median(yv) - slope * statistics.median(xv)
     a = 1.0 - confidence if confidence > 0.5 else confidence
     z = statistics.NormalDist().inv_cdf(a / 2.0)
-    n = int(yv.size)
+    n = len(yv)
     sigsq = 1 / 18.0 * (n * (n - 1) * (2 * n + 5) - _tie_term(xv) - _tie_term(yv))
     if not sigsq >= 0:
         return slope, intercept, nan, nan
     sigma = math.sqrt(sigsq)
-    hi = min(int(np.round((nt - z * sigma) / 2.0)), nt - 1)
-    lo = max(int(np.round((nt + z * sigma) / 2.0)) - 1, 0)
-    return slope, intercept, float(slopes[lo]), float(slopes[hi])
+    hi = min(round((nt - z * sigma) / 2.0), nt - 1)  # round half to even, as numpy's
+    lo = max(round((nt + z * sigma) / 2.0) - 1, 0)
+    return slope, intercept, slopes[lo], slopes[hi]
 
 
 
@@ -353,9 +368,9 @@ def trend(
     pts = [p for p in _sorted_points(points) if start < p.taken_at <= as_of]
     if len(pts) < max(min_points, 2):
         return None
-    x = np.array([(p.taken_at - as_of).total_seconds() / 86400.0 for p in pts], dtype=np.float64)
-    y = np.array([p.distance for p in pts], dtype=np.float64)
-    span = float(x.max() - x.min())
+    x = [(p.taken_at - as_of).total_seconds() / 86400.0 for p in pts]
+    y = [p.distance for p in pts]
+    span = max(x) - min(x)
     if span < min_span_days or span <= 0:
         return None
     slope, intercept, low, high = theil_sen(y, x, confidence)
@@ -443,21 +458,18 @@ def band(distance: float, cutoffs: Bands = Bands()) -> str:
 # --------------------------------------------------------------------------- self drift
 
 
-def _mean_embedding(embeddings: Sequence[Any], name: str) -> np.ndarray | None:
-    arrays = [np.asarray(e, dtype=np.float64).ravel() for e in embeddings]
-    if not arrays:
+def _mean_embedding(embeddings: Sequence[Any], name: str) -> list[float] | None:
+    vectors = [_vector(_flat(e), f"{name} embeddings") for e in embeddings]
+    if not vectors:
         return None
-    dims = {a.shape[0] for a in arrays}
+    dims = {len(v) for v in vectors}
     if len(dims) != 1:
         raise ValueError(f"{name} embeddings differ in dimension: {sorted(dims)}")
-    stacked = np.stack(arrays)
-    if not np.all(np.isfinite(stacked)):
-        raise ValueError(f"{name} embeddings must contain only finite values")
-    return stacked.mean(axis=0)
+    return [math.fsum(column) / len(vectors) for column in zip(*vectors)]
 
 
 def self_drift(
-    baseline_embeddings: Sequence[np.ndarray], recent_embeddings: Sequence[np.ndarray]
+    baseline_embeddings: Sequence[Sequence[float]], recent_embeddings: Sequence[Sequence[float]]
 ) -> float | None:
     """How much the face itself moved, independent of any headshot.
 

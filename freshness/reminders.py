@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
@@ -115,8 +114,12 @@ def _insert_if_absent(session: Session, values: dict[str, Any]) -> int | None:
     dialect = session.get_bind().dialect.name
     table = Reminder.__table__  # type: ignore[attr-defined]
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         stmt = postgresql.insert(table)
     elif dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         stmt = sqlite.insert(table)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"unsupported database dialect {dialect}")

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from freshness import likeness, rules, words
 from freshness.checkins import local_today
-from freshness.faces.embedding import embedding_from_bytes
+from freshness.faces.embedding import embedding_values
 from freshness.models import Headshot, Person
 from freshness.reminders import PersonData, load_person_data, policy_for, unresolved
 
@@ -50,7 +50,7 @@ def _self_drift(data: PersonData, analysis: rules.HeadshotAnalysis, headshot: He
     by_id = {c.id: c for c in data.checkins}
 
     def embeddings(points: list[likeness.Point]) -> list:
-        return [embedding_from_bytes(by_id[i].embedding) for p in points for i in p.checkin_ids if i in by_id]
+        return [embedding_values(by_id[i].embedding) for p in points for i in p.checkin_ids if i in by_id]
 
     return likeness.self_drift(embeddings(after), embeddings(recent))
 

@@ -56,9 +56,9 @@ def test_help_loads_nothing_heavy() -> None:
 
 @pytest.mark.parametrize(("args", "allowed"), [
     (["person", "list"], {"sqlalchemy", "sqlmodel", "pydantic"}),
-    (["status", "Ada"], {"sqlalchemy", "sqlmodel", "pydantic", "numpy"}),
-    (["history", "Ada"], {"sqlalchemy", "sqlmodel", "pydantic", "numpy"}),
-    (["reminders", "Ada"], {"sqlalchemy", "sqlmodel", "pydantic", "numpy"}),
+    (["status", "Ada"], {"sqlalchemy", "sqlmodel", "pydantic"}),
+    (["history", "Ada"], {"sqlalchemy", "sqlmodel", "pydantic"}),
+    (["reminders", "Ada"], {"sqlalchemy", "sqlmodel", "pydantic"}),
 ])
 def test_quick_commands_load_only_the_database_layer(home: Path, args: list[str], allowed: set[str]) -> None:
     from tests.clitools import run
