@@ -139,7 +139,21 @@ def _event(session: Session, reminder_id: int, old: str | None, new: str, reason
     session.add(ReminderEvent(reminder_id=reminder_id, old_state=old, new_state=new, reason=reason, created_at=at))
 
 
-def _evaluate_once(session: Session, person: Person, as_of: datetime, policy: rules.Policy) -> list[Transition]:
+@dataclass
+class Plan:
+    """What one evaluation read: the reminders that should be open as of ``as_of`` and the
+    unresolved ones stored (with the state each had when read). ``_write`` applies it."""
+
+    person: Person
+    as_of: datetime
+    desired: dict[tuple[str, int | None], rules.DesiredReminder]
+    have: dict[tuple[str, int | None], Reminder]
+    to_open: frozenset[tuple[str, int | None]]
+    to_resolve: frozenset[tuple[str, int | None]]
+
+
+def _read(session: Session, person: Person, as_of: datetime, policy: rules.Policy) -> Plan:
+    """The read half of an evaluation: what should be open, what is stored, the diff. Writes nothing."""
     data = load_person_data(session, person)
     person_facts, head_facts = data.facts(as_of)
     desired = {r.key: r for r in rules.evaluate(person_facts, head_facts, policy, as_of)}
@@ -148,9 +162,16 @@ def _evaluate_once(session: Session, person: Person, as_of: datetime, policy: ru
     ).all()
     have = {(r.kind, r.headshot_id): r for r in stored}
     to_open, to_resolve = rules.reconcile(frozenset(have), desired.values())
+    return Plan(person, as_of, desired, have, frozenset(to_open), frozenset(to_resolve))
+
+
+def _write(session: Session, plan: Plan) -> list[Transition]:
+    """The write half: apply a plan with conditional writes, so that what another evaluator
+    recorded since the plan was read is neither undone nor recorded twice."""
+    person, as_of, desired, have = plan.person, plan.as_of, plan.desired, plan.have
     out: list[Transition] = []
 
-    for key in sorted(to_resolve, key=lambda k: (k[1] or 0, k[0])):
+    for key in sorted(plan.to_resolve, key=lambda k: (k[1] or 0, k[0])):
         r = have[key]
         was = r.state  # read before the UPDATE: the session synchronises r.state with it
         if _flip(session, r.id, was, RESOLVED, {"active_key": None, "resolved_at": as_of, "updated_at": as_of}):  # type: ignore[arg-type]
@@ -158,7 +179,7 @@ def _evaluate_once(session: Session, person: Person, as_of: datetime, policy: ru
             _event(session, r.id, was, RESOLVED, reason, as_of)  # type: ignore[arg-type]
             out.append(Transition(r.id, r.kind, r.headshot_id, was, RESOLVED, reason))  # type: ignore[arg-type]
 
-    for key in sorted(to_open, key=lambda k: (k[1] or 0, k[0])):
+    for key in sorted(plan.to_open, key=lambda k: (k[1] or 0, k[0])):
         d = desired[key]
         details = {**d.details, "since": d.since.isoformat()}
         rid = _insert_if_absent(
@@ -200,6 +221,10 @@ def _evaluate_once(session: Session, person: Person, as_of: datetime, policy: ru
                 .values(message=d.message, details=details, since=d.since, updated_at=as_of)
             )
     return out
+
+
+def _evaluate_once(session: Session, person: Person, as_of: datetime, policy: rules.Policy) -> list[Transition]:
+    return _write(session, _read(session, person, as_of, policy))
 
 
 def evaluate_person(

@@ -1,4 +1,4 @@
-"""The reminder engine on a real SQLite file: transitions recorded exactly once."""
+"""The reminder engine on a real SQLite file (and PostgreSQL): transitions recorded exactly once."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from freshness import migrate
-from freshness.config import Settings
-from freshness.db import get_engine
+from freshness import migrate, reminders
+from freshness.config import Settings, reset_settings_cache
+from freshness.db import dispose_engines, get_engine
 from freshness.errors import UsageError
 from freshness.models import Person, Reminder, ReminderEvent
 from freshness.reminders import acknowledge, evaluate_person, snooze, unresolved
@@ -186,7 +188,7 @@ def _evaluator(home: str, person_id: int, times: list[datetime], barrier) -> int
     with Session(ge(settings), expire_on_commit=False) as s:
         p = s.get(P, person_id)
         for when in times:
-            barrier.wait()  # both evaluators race on the same as-of time, step by step
+            barrier.wait(timeout=60)  # both race on the same as-of time, step by step (a dead peer fails, not hangs)
             count += len(ev(s, p, when, settings))
     return count
 
@@ -223,3 +225,69 @@ def test_two_processes_record_each_event_once(home: Path, tmp_path: Path) -> Non
         assert len(events(s)) == len(evs)
         assert sorted((r.kind, r.headshot_id, r.state, r.opened_at) for r in reference) == \
             sorted((r.kind, r.headshot_id, r.state, r.opened_at) for r in reminders)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings for a fresh, migrated database: a SQLite file in ``home``, or the test PostgreSQL server."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("FRESHNESS_DATABASE_URL", request.getfixturevalue("postgres_url"))
+        reset_settings_cache()
+        with get_engine(Settings()).begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        dispose_engines()
+    settings = Settings()
+    migrate.upgrade(settings)
+    return settings
+
+
+def test_it_records_each_flip_once_when_another_evaluator_commits_between_read_and_write(
+    database: Settings,
+) -> None:
+    """Deterministic interleaving: A reads the stored reminders and plans, B runs a whole evaluation
+    as of the same time and commits, then A writes its (now stale) plan. A's conditional writes must
+    change nothing: every transition is recorded exactly once, by B."""
+    engine = get_engine(database)
+    t1, t2 = at(2024, 1, 2), at(2024, 2, 16)
+    with Session(engine, expire_on_commit=False) as s:
+        p = dbseed.person(s, sector="finance", every=30)
+        h = dbseed.headshot(s, p, date(2023, 1, 1))  # AI, undisclosed, refresh due since 2024-01-01
+        opened = {t.kind: t.reminder_id for t in evaluate_person(s, p, t1, database)}
+        assert set(opened) == {"disclosure_missing", "refresh_due"}
+        snooze(s, opened["refresh_due"], at(2024, 2, 1), t1)
+        h.disclosed = True  # disclosure_missing clears
+        s.add(h)
+        s.commit()
+        pid, before = p.id, len(events(s))
+    # as of t2: disclosure_missing resolves (open → resolved), refresh_due's snooze has ended
+    # (snoozed → open), checkin_missed opens (none since created + 30 + 15 days)
+    expected = {("disclosure_missing", "open", "resolved"), ("refresh_due", "snoozed", "open"),
+                ("checkin_missed", None, "open")}
+
+    with Session(engine, expire_on_commit=False) as a, Session(engine, expire_on_commit=False) as b:
+        pa = a.get(Person, pid)
+        plan = reminders._read(a, pa, t2, reminders.policy_for(pa, database))  # A has read ...
+        assert {k[0] for k in plan.to_resolve} == {"disclosure_missing"}
+        assert {k[0] for k in plan.to_open} == {"checkin_missed"}
+        assert plan.have[("refresh_due", h.id)].state == "snoozed"
+
+        by_b = evaluate_person(b, b.get(Person, pid), t2, database)  # ... B evaluates and commits ...
+        assert {(t.kind, t.old_state, t.new_state) for t in by_b} == expected
+
+        refused = None
+        try:
+            by_a = reminders._write(a, plan)  # ... then A writes what it planned
+            a.commit()
+        except IntegrityError as exc:  # what the unique active_key does when the insert is not guarded
+            a.rollback()
+            by_a, refused = None, exc
+
+    with Session(engine) as s:
+        recorded = [(r.kind, e.old_state, e.new_state)
+                    for e, r in reminders.events_of(s, s.get(Person, pid))][before:]
+        state = {r.kind: r.state for r in s.exec(select(Reminder).where(Reminder.person_id == pid)).all()}
+    assert sorted(recorded, key=str) == sorted(expected, key=str)  # exactly one event per transition
+    assert state == {"disclosure_missing": "resolved", "refresh_due": "open", "checkin_missed": "open"}
+    assert refused is None, f"A's insert of an already opened reminder failed instead of doing nothing: {refused}"
+    assert by_a == []  # A recorded nothing: B did it all
