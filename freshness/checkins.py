@@ -301,7 +301,7 @@ def add_checkin(
     if duplicate is not None:
         raise ImageRejected(
             f"this exact photo was already checked in (check-in #{duplicate.id}, taken "
-            f"{duplicate.taken_at.date().isoformat()}); take a new selfie",
+            f"{words.local_date(duplicate.taken_at, person.timezone)}); take a new selfie",
             code="duplicate",
             details={"checkin_id": duplicate.id},
         )

@@ -172,11 +172,12 @@ def delete_person(session: Session, person: Person, blobs) -> dict[str, int]:
     session.execute(delete(Person).where(Person.id == pid))
     session.commit()
     still_used = set()
-    if digests:
+    if digests:  # a file stays only if another row has it: a check-in's original only when it was kept
         for model, columns in ((Headshot, ("image_digest", "thumb_digest")), (Checkin, ("image_digest", "thumb_digest"))):
             conditions = [getattr(model, col).in_(digests) for col in columns]
             for row in session.exec(select(model).where(or_(*conditions))).all():
-                still_used |= {getattr(row, col) for col in columns}
+                still_used |= {getattr(row, col) for col in columns
+                               if not (model is Checkin and col == "image_digest" and not row.original_kept)}
     removed = sum(1 for d in digests - still_used if blobs.delete(d))
     return {"headshots": len(headshots), "checkins": len(checkins), "files": removed}
 
