@@ -50,16 +50,63 @@ def test_it_refuses_other_formats_by_name(data: bytes, named: str) -> None:
     assert "JPEG, PNG, WebP, HEIC/HEIF" in str(err.value)
 
 
-def test_it_sniffs_the_format_from_bytes_not_names() -> None:
+def _encoded(img: Image.Image, fmt: str) -> bytes:
+    if fmt == "HEIF":
+        import pillow_heif
+
+        out = io.BytesIO()
+        pillow_heif.from_pillow(img).save(out, quality=90)
+        return out.getvalue()
+    out = io.BytesIO()
+    img.save(out, fmt, **({"quality": 90} if fmt in ("JPEG", "WEBP") else {}))
+    return out.getvalue()
+
+
+# Each format under another format's name: sniffing by name (or by Pillow's guess from it) would fail.
+MISLEADING = [("JPEG", "JPEG", "photo.png"), ("PNG", "PNG", "photo.jpg"), ("WEBP", "WebP", "photo.heic"),
+              ("HEIF", "HEIF", "photo.webp")]
+
+
+@pytest.mark.parametrize("saved_as, sniffed, name", MISLEADING)
+def test_it_sniffs_the_format_from_bytes_not_names(saved_as: str, sniffed: str, name: str, tmp_path) -> None:
     img = _gradient()
-    png = io.BytesIO()
-    img.save(png, "PNG")
-    webp = io.BytesIO()
-    img.save(webp, "WEBP")
-    assert sniff_format(_jpeg(img)) == "JPEG"
-    assert sniff_format(png.getvalue()) == "PNG"
-    assert sniff_format(webp.getvalue()) == "WebP"
-    assert decode_image(webp.getvalue()).format == "WebP"
+    path = tmp_path / name
+    path.write_bytes(_encoded(img, saved_as))
+    data = path.read_bytes()
+    assert sniff_format(data) == sniffed
+    decoded = decode_image(data)
+    assert decoded.format == sniffed
+    diff = np.abs(np.asarray(decoded.image, dtype=np.int16) - np.asarray(img, dtype=np.int16))
+    assert diff.mean() < 3  # the same picture (lossless for PNG, close for the lossy formats)
+    if sniffed == "PNG":
+        assert diff.max() == 0
+
+
+def test_it_refuses_a_gif_named_like_a_jpeg(tmp_path) -> None:
+    path = tmp_path / "selfie.jpg"
+    _gradient().save(path, "GIF")  # Pillow writes what it is told, whatever the name says
+    with pytest.raises(ImageRejected, match="unsupported file: a GIF image") as err:
+        decode_image(path.read_bytes())
+    assert err.value.code == "unsupported_format"
+
+
+@pytest.mark.faces
+def test_it_checks_in_photos_whose_names_lie_about_their_format(ready, faces, tmp_path) -> None:
+    from tests.clitools import run_json
+
+    face = Image.open(faces / "people/barack_obama/obama2.jpg").convert("RGB")
+    pid = run_json("person", "add", "Barack Obama", "--consent")["id"]
+    files = []
+    for k, (saved_as, _, name) in enumerate(MISLEADING[1:3]):  # a PNG named .jpg, a WebP named .heic
+        path = tmp_path / name
+        path.write_bytes(_encoded(face.resize((face.width - 2 * k, face.height - 2 * k)), saved_as))
+        files.append(path)
+    gif = tmp_path / "selfie.jpg.png"
+    face.save(gif, "GIF")
+    out = run_json("checkin", pid, *files, gif, "--taken", "2025-03-01", code=3)
+    assert [r["accepted"] for r in out["results"]] == [True, True, False]
+    assert out["results"][2]["error"]["code"] == "unsupported_format"
+    assert "a GIF image" in out["results"][2]["error"]["message"]
 
 
 def test_it_decodes_heic() -> None:
@@ -183,15 +230,60 @@ def test_it_uses_jpeg_draft_mode_and_the_working_size() -> None:
     assert decoded_png.image.size == (1024, 768)
 
 
+def _on_white(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Alpha compositing over white, written out: c * a + 255 * (1 - a)."""
+    a = alpha.astype(np.float64)[..., None] / 255.0
+    return color.astype(np.float64) * a + 255.0 * (1.0 - a)
+
+
+def _mode_case(mode: str) -> tuple[Image.Image, np.ndarray]:
+    """An image in ``mode`` and the RGB pixels it must decode to, computed without Pillow's conversions."""
+    rgb = _gradient()
+    grey = rgb.convert("L")
+    g = np.asarray(grey, dtype=np.float64)
+    h, w = g.shape
+    alpha = np.tile(np.linspace(0, 255, h, dtype=np.uint8)[:, None], (1, w))  # transparent top, opaque bottom
+    if mode == "1":
+        img = grey.convert("1")
+        bits = np.asarray(img)
+        return img, np.repeat(np.where(bits, 255.0, 0.0)[..., None], 3, axis=2)
+    if mode == "L":
+        return grey, np.repeat(g[..., None], 3, axis=2)
+    if mode == "P":
+        img = rgb.convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
+        palette = np.array(img.getpalette(), dtype=np.float64).reshape(-1, 3)
+        return img, palette[np.asarray(img)]
+    if mode == "RGBA":
+        img = Image.fromarray(np.dstack([np.asarray(rgb), alpha]), "RGBA")
+        return img, _on_white(np.asarray(rgb), alpha)
+    if mode == "LA":
+        img = Image.merge("LA", (grey, Image.fromarray(alpha, "L")))
+        return img, _on_white(np.repeat(g[..., None], 3, axis=2), alpha)
+    if mode == "CMYK":  # (c, m, y, k) = (255 - r, 255 - g, 255 - b, 0)
+        inv = 255 - np.asarray(rgb)
+        img = Image.fromarray(np.dstack([inv, np.zeros((h, w), np.uint8)]), "CMYK")
+        return img, np.asarray(rgb, dtype=np.float64)
+    if mode == "I;16":  # 16-bit grey using the whole range: scaled down to 8 bits
+        wide = (g * 257).astype(np.uint16)
+        img = Image.fromarray(wide)
+        assert img.mode == "I;16"
+        return img, np.repeat((wide / 65535.0 * 255.0)[..., None], 3, axis=2)
+    raise AssertionError(mode)
+
+
 @pytest.mark.parametrize("mode", ["1", "L", "P", "RGBA", "LA", "CMYK", "I;16"])
 def test_it_converts_every_mode_to_rgb(mode: str) -> None:
-    src = _gradient().convert("L") if mode in ("1", "I;16") else _gradient()
-    img = src.convert(mode)
+    img, expected = _mode_case(mode)
     out = io.BytesIO()
-    img.save(out, "JPEG" if mode == "CMYK" else "PNG")
+    img.save(out, "JPEG" if mode == "CMYK" else "PNG", **({"quality": 95} if mode == "CMYK" else {}))
     decoded = decode_image(out.getvalue())
     assert decoded.image.mode == "RGB"
     assert decoded.image.size == (300, 200)
+    diff = np.abs(np.asarray(decoded.image, dtype=np.float64) - expected)
+    if mode == "CMYK":  # lossy JPEG: close everywhere
+        assert diff.mean() < 2 and diff.max() < 24, (diff.mean(), diff.max())
+    else:  # lossless PNG: exact up to rounding
+        assert diff.max() <= 1, (mode, diff.max())
 
 
 def test_it_composites_transparency_on_white() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -48,9 +49,13 @@ def test_it_refuses_naive_sample_datetimes() -> None:
         Sample(datetime(2024, 1, 1, 12), 0.4)
 
 
-@pytest.mark.parametrize("bad", [-0.01, math.nan, math.inf, True, "0.4"])
-def test_it_refuses_invalid_distances(bad: object) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    "bad, message",
+    [(-0.01, "a finite number >= 0, got -0.01"), (math.nan, "a finite number >= 0, got nan"),
+     (math.inf, "a finite number >= 0, got inf"), (True, "a number, got bool"), ("0.4", "a number, got str")],
+)
+def test_it_refuses_invalid_distances(bad: object, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"Sample.distance must be {message}")):
         Sample(at(2024, 1, 1), bad)  # type: ignore[arg-type]
 
 
@@ -156,9 +161,9 @@ def test_it_uses_what_there_is_for_the_level_with_fewer_than_three_points(
 
 
 def test_it_refuses_non_positive_n() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="n must be an integer >= 1, got 0"):
         level(series([0.4]), n=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="n must be an integer >= 1, got 0"):
         baseline(series([0.4]), date(2024, 1, 1), n=0)
 
 
@@ -368,14 +373,22 @@ def test_it_honours_custom_band_cutoffs() -> None:
     assert [band(d, cut) for d in (0.34, 0.35, 0.45, 0.55)] == ["strong", "good", "weak", "diverged"]
 
 
-@pytest.mark.parametrize("args", [(0.5, 0.4, 0.6), (0.4, 0.5, 0.5), (0.0, 0.5, 0.6), (0.4, 0.5, 2.0)])
-def test_it_refuses_non_increasing_or_out_of_range_cutoffs(args: tuple[float, float, float]) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((0.5, 0.4, 0.6), "band cut-offs must increase: strong < good < weak, got 0.5 / 0.4 / 0.6"),
+        ((0.4, 0.5, 0.5), "band cut-offs must increase: strong < good < weak, got 0.4 / 0.5 / 0.5"),
+        ((0.0, 0.5, 0.6), "band cut-off strong must be a number in (0, 2), got 0.0"),
+        ((0.4, 0.5, 2.0), "band cut-off weak must be a number in (0, 2), got 2.0"),
+    ],
+)
+def test_it_refuses_non_increasing_or_out_of_range_cutoffs(args: tuple[float, float, float], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
         Bands(*args)
 
 
 def test_it_refuses_to_band_a_negative_distance() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="distance must be a finite number >= 0, got -0.1"):
         band(-0.1)
 
 
@@ -404,7 +417,7 @@ def test_it_has_no_self_drift_without_both_sets() -> None:
 
 
 def test_it_refuses_mixed_embedding_dimensions() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=re.escape("baseline embeddings differ in dimension: [64, 128]")):
         self_drift([np.zeros(128), np.zeros(64)], [np.zeros(128)])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="embeddings differ in dimension: 128 vs 64"):
         self_drift([np.zeros(128)], [np.zeros(64)])

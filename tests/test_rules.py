@@ -602,16 +602,16 @@ def test_it_refuses_naive_as_of_and_duplicate_ids() -> None:
 
 
 @pytest.mark.parametrize(
-    "field_values",
+    "field_values, message",
     [
-        {"created_at": datetime(2024, 1, 1)},
-        {"last_checkin_at": datetime(2024, 1, 1)},
-        {"timezone": "Nowhere/Town"},
-        {"checkin_every_days": 0},
+        ({"created_at": datetime(2024, 1, 1)}, "PersonFacts.created_at must be timezone-aware"),
+        ({"last_checkin_at": datetime(2024, 1, 1)}, "PersonFacts.last_checkin_at must be timezone-aware"),
+        ({"timezone": "Nowhere/Town"}, "unknown timezone 'Nowhere/Town'"),
+        ({"checkin_every_days": 0}, "PersonFacts.checkin_every_days must be >= 1, got 0"),
     ],
 )
-def test_it_refuses_invalid_person_facts(field_values: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+def test_it_refuses_invalid_person_facts(field_values: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         person(**field_values)
 
 
