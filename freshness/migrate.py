@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 #: The newest migration in migrations/versions (a test checks it against Alembic's head).
-HEAD = "0002"
+HEAD = "0003"
 
 
 def migrations_dir() -> Path:
@@ -69,7 +69,25 @@ def upgrade(settings: Settings | None = None) -> tuple[str | None, str | None]:
     settings = settings or get_settings()
     before = current_revision(settings)
     cfg = alembic_config(settings)
-    with get_engine(settings).begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+    with get_engine(settings).connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it and dropping the old one: with foreign
+            # keys on, that drop would cascade and delete every row that refers to it
+            # (measurements, reminder events...). The pragma only works outside a
+            # transaction; the keys are checked before the migration commits.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, "head")
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration left rows whose references are broken: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
     return before, current_revision(settings)

@@ -67,24 +67,50 @@ def test_it_knows_the_head_revision_without_parsing_the_migrations(home) -> None
     assert migrate.HEAD == migrate.script_head(Settings())
 
 
-def test_it_fills_the_condition_start_of_reminders_recorded_before_it_existed(home) -> None:
+def _at_revision(settings: Settings, revision: str) -> None:
     from alembic import command
 
-    settings = Settings()
     cfg = migrate.alembic_config(settings)
     with get_engine(settings).begin() as connection:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "0001")
+        command.upgrade(cfg, revision)
+
+
+FIRST_CUT_ROWS = [
+    "INSERT INTO person (id, name, timezone, checkin_every_days, policy_overrides, consent_version, consent_at, "
+    "created_at) VALUES (1, 'Ada', 'UTC', 30, '{}', 'v', '2025-01-01', '2025-01-01')",
+    "INSERT INTO apitoken (person_id, token_sha256, created_at) VALUES (1, 'aa', '2025-01-01')",
+    "INSERT INTO headshot (id, person_id, platform, published_on, ai_generated, disclosed, image_digest, thumb_digest, "
+    "embedding, quality, created_at) VALUES (1, 1, 'linkedin', '2025-01-01', 1, 0, 'h', 't', x'00', '{}', '2025-01-01')",
+    "INSERT INTO checkin (id, person_id, taken_at, taken_at_source, received_at, image_digest, original_kept, "
+    "thumb_digest, embedding, quality) VALUES (1, 1, '2025-02-01', 'given', '2025-02-01', 'c', 0, 't2', x'00', '{}')",
+    "INSERT INTO measurement (checkin_id, headshot_id, distance) VALUES (1, 1, 0.42)",
+    "INSERT INTO reminder (id, person_id, headshot_id, kind, state, opened_at, updated_at, message, details) "
+    "VALUES (1, 1, 1, 'refresh_due', 'open', '2025-03-01 10:00:00', '2025-03-01 10:00:00', 'm', '{}')",
+    "INSERT INTO reminderevent (reminder_id, old_state, new_state, reason, created_at) "
+    "VALUES (1, NULL, 'open', 'r', '2025-03-01 10:00:00')",
+    "INSERT INTO channel (person_id, kind, target, enabled, created_at) VALUES (1, 'email', 'a@b.c', 1, '2025-01-01')",
+]
+
+
+def test_it_upgrades_a_first_cut_database_without_losing_a_row(home) -> None:
+    # SQLite alters a table by copying it: with foreign keys on, dropping the old copy would
+    # cascade into every table that refers to it (measurements, reminder events, ...)
+    settings = Settings()
+    _at_revision(settings, "0001")
     with get_engine(settings).begin() as connection:
-        connection.execute(text(
-            "INSERT INTO person (id, name, timezone, checkin_every_days, policy_overrides, consent_version, "
-            "consent_at, created_at) VALUES (1, 'Ada', 'UTC', 30, '{}', 'v', '2025-01-01', '2025-01-01')"))
-        connection.execute(text(
-            "INSERT INTO reminder (person_id, kind, state, opened_at, updated_at, message, details) "
-            "VALUES (1, 'checkin_missed', 'open', '2025-03-01 10:00:00', '2025-03-01 10:00:00', 'm', '{}')"))
+        for statement in FIRST_CUT_ROWS:
+            connection.execute(text(statement))
+    tables = ["person", "apitoken", "headshot", "checkin", "measurement", "reminder", "reminderevent", "channel"]
     assert migrate.current_revision(settings) == "0001"
-    migrate.upgrade(settings)
+    assert migrate.upgrade(settings) == ("0001", migrate.HEAD)
     with get_engine(settings).connect() as connection:
+        counts = {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}
         since, opened = connection.execute(text("SELECT since, opened_at FROM reminder")).one()
+        hour, resolved = connection.execute(text("SELECT prompt_hour, notify_resolved FROM person")).one()
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1  # back on afterwards
+    assert counts == {t: 1 for t in tables}
+    # the condition's start of a reminder recorded before it existed: when it was recorded
     assert since == opened and str(since).startswith("2025-03-01 10:00")
+    assert (hour, resolved) == (9, 0)
     assert _diff(settings) == []
