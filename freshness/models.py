@@ -41,6 +41,14 @@ class Person(SQLModel, table=True):
     sector: Optional[str] = Field(default=None, max_length=64)
     checkin_every_days: int = Field(default=30)
     next_checkin_due: Optional[datetime] = _utc(nullable=True)
+    # Check-in prompts: at this local hour (0-23) on the day a check-in is due; the next
+    # prompt's instant is stored and advanced by a conditional update when it is sent.
+    prompt_hour: int = Field(default=9)
+    next_prompt_at: Optional[datetime] = _utc(nullable=True, index=True)
+    # Notify when a reminder resolves too (default: only when one opens or re-opens).
+    notify_resolved: bool = Field(default=False)
+    # The calendar feed's own revocable secret (sha256 of the token in the URL).
+    calendar_token_sha256: Optional[str] = Field(default=None, max_length=64, unique=True)
     # Per-person overrides of the likeness/reminder policy (field names of rules.Policy).
     policy_overrides: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     consent_version: str = Field(max_length=32)
@@ -145,18 +153,35 @@ class Channel(SQLModel, table=True):
     secret: Optional[str] = Field(default=None, max_length=128)
     enabled: bool = Field(default=True)
     disabled_reason: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
+    disabled_at: Optional[datetime] = _utc(nullable=True)
     created_at: datetime = _utc()
 
 
-class Delivery(SQLModel, table=True):
-    """Outbox row: one reminder event to one channel."""
+class Notification(SQLModel, table=True):
+    """One message to a person, rendered once (so every retry sends the same words):
+    a reminder that opened or re-opened, a check-in prompt, or a channel test."""
 
     id: Optional[int] = Field(default=None, primary_key=True)
-    event_id: int = _fk("reminderevent.id")
+    person_id: int = _fk("person.id")
+    kind: str = Field(max_length=16)  # reminder | prompt | test
+    event_id: Optional[int] = _fk("reminderevent.id", nullable=True)
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _utc(index=True)
+
+
+class Delivery(SQLModel, table=True):
+    """Outbox row: one notification to one channel."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    notification_id: int = _fk("notification.id")
     channel_id: int = _fk("channel.id")
-    status: str = Field(default="pending", max_length=16)  # pending | sent | failed | dead
+    # pending -> sending (claimed, until lease_until) -> sent | pending (retry) | dead
+    status: str = Field(default="pending", max_length=16)
     attempts: int = Field(default=0)
     next_attempt_at: Optional[datetime] = _utc(nullable=True, index=True)
+    lease_until: Optional[datetime] = _utc(nullable=True)
     last_error: Optional[str] = Field(default=None, sa_column=Column(Text, nullable=True))
     idempotency_key: str = Field(max_length=64, unique=True)
     created_at: datetime = _utc()
@@ -170,6 +195,7 @@ __all__ = [
     "Delivery",
     "Headshot",
     "Measurement",
+    "Notification",
     "Person",
     "Reminder",
     "ReminderEvent",

@@ -151,7 +151,9 @@ def delete_person(session: Session, person: Person, blobs) -> dict[str, int]:
     from sqlalchemy import delete, or_
     from sqlalchemy import select as sa_select
 
-    from freshness.models import Channel, Checkin, Delivery, Headshot, Measurement, Reminder, ReminderEvent
+    from freshness.models import (
+        Channel, Checkin, Delivery, Headshot, Measurement, Notification, Reminder, ReminderEvent,
+    )
 
     pid = person.id
     headshots = session.exec(select(Headshot).where(Headshot.person_id == pid)).all()
@@ -159,9 +161,10 @@ def delete_person(session: Session, person: Person, blobs) -> dict[str, int]:
     digests = {h.image_digest for h in headshots} | {h.thumb_digest for h in headshots}
     digests |= {c.thumb_digest for c in checkins} | {c.image_digest for c in checkins if c.original_kept}
     reminder_ids = sa_select(Reminder.id).where(Reminder.person_id == pid)
-    event_ids = sa_select(ReminderEvent.id).where(ReminderEvent.reminder_id.in_(reminder_ids))
+    notification_ids = sa_select(Notification.id).where(Notification.person_id == pid)
     checkin_ids = sa_select(Checkin.id).where(Checkin.person_id == pid)
-    session.execute(delete(Delivery).where(Delivery.event_id.in_(event_ids)))
+    session.execute(delete(Delivery).where(Delivery.notification_id.in_(notification_ids)))
+    session.execute(delete(Notification).where(Notification.person_id == pid))
     session.execute(delete(ReminderEvent).where(ReminderEvent.reminder_id.in_(reminder_ids)))
     session.execute(delete(Reminder).where(Reminder.person_id == pid))
     session.execute(delete(Measurement).where(Measurement.checkin_id.in_(checkin_ids)))
