@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     work_max_side: int = 1024
     # Faces are first searched on a further reduced copy (long side at most this).
     detect_max_side: int = _GATE.detect_max_side
+    # Only when HOG finds no face: dlib's CNN detector on a copy this size (0: off).
+    cnn_max_side: int = _GATE.cnn_max_side
 
     # Quality gate (limits chosen from ../shared/faces, see README "Quality gate").
     min_eye_distance_px: float = _GATE.min_eye_distance_px
