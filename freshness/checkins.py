@@ -183,7 +183,7 @@ def add_headshot(
             details={"headshot_id": existing.id},
         )
     _, analysis = _analyze(ctx, data, "headshot")
-    warnings = [f"{m.describe()}: {m.hint}" for m in analysis.failures]
+    warnings = analysis.warnings  # failed quality measures, then a face ignored in the background
     with _stored(session, ctx) as batch:
         batch.put(data)  # the published original is kept
         thumb = batch.put(analysis.thumbnail_jpeg)

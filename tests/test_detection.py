@@ -170,3 +170,17 @@ def test_it_refuses_a_headshot_with_faces_of_similar_size(faces: Path, name: str
     with pytest.raises(ImageRejected) as err:
         analyze_image(image, "headshot")
     assert err.value.code == "several_faces" and "found 2 faces; a headshot must" in str(err.value)
+
+
+def test_a_headshot_with_a_background_face_is_registered_with_a_warning(ready: Path, faces: Path,
+                                                                         tmp_path: Path) -> None:
+    from tests.clitools import run_json
+
+    image, _ = _with_background_face(faces, BACKGROUND_SIDE[4.32])
+    path = tmp_path / "headshot.png"
+    image.save(path)
+    pid = run_json("person", "add", "Joe Biden", "--consent")["id"]
+    out = run_json("headshot", "add", pid, path, "--platform", "company", "--published", "2025-01-01")
+    assert "1 smaller face in the background ignored (the largest face is 4.3x the area of the next)" \
+        in out["warnings"]
+    assert out["quality"]["faces_found"] == 2
