@@ -22,6 +22,11 @@ SQLModel.metadata.naming_convention = {
 }
 
 
+# Table models never validate input (SQLModel skips validation for tables), so their
+# pydantic schemas are built only if something asks for one: every command starts faster.
+_DEFERRED: Any = {"defer_build": True}
+
+
 def _utc(nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
 
@@ -34,6 +39,7 @@ def _fk(target: str, nullable: bool = False, ondelete: str = "CASCADE") -> Any:
 
 
 class Person(SQLModel, table=True):
+    model_config = _DEFERRED  # type: ignore[assignment]
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, index=True)
     email: Optional[str] = Field(default=None, max_length=320)
@@ -58,6 +64,7 @@ class Person(SQLModel, table=True):
 
 
 class ApiToken(SQLModel, table=True):
+    model_config = _DEFERRED  # type: ignore[assignment]
     id: Optional[int] = Field(default=None, primary_key=True)
     person_id: int = _fk("person.id")
     token_sha256: str = Field(max_length=64, unique=True)
@@ -67,6 +74,7 @@ class ApiToken(SQLModel, table=True):
 
 
 class Headshot(SQLModel, table=True):
+    model_config = _DEFERRED  # type: ignore[assignment]
     id: Optional[int] = Field(default=None, primary_key=True)
     person_id: int = _fk("person.id")
     platform: str = Field(max_length=32)
@@ -82,6 +90,7 @@ class Headshot(SQLModel, table=True):
 
 
 class Checkin(SQLModel, table=True):
+    model_config = _DEFERRED  # type: ignore[assignment]
     __table_args__ = (UniqueConstraint("person_id", "image_digest", name="uq_checkin_person_image"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -103,6 +112,7 @@ class Checkin(SQLModel, table=True):
 
 
 class Measurement(SQLModel, table=True):
+    model_config = _DEFERRED  # type: ignore[assignment]
     __table_args__ = (UniqueConstraint("checkin_id", "headshot_id", name="uq_measurement_pair"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -112,6 +122,7 @@ class Measurement(SQLModel, table=True):
 
 
 class Reminder(SQLModel, table=True):
+    model_config = _DEFERRED  # type: ignore[assignment]
     id: Optional[int] = Field(default=None, primary_key=True)
     person_id: int = _fk("person.id")
     headshot_id: Optional[int] = _fk("headshot.id", nullable=True)
@@ -134,6 +145,7 @@ class Reminder(SQLModel, table=True):
 
 
 class ReminderEvent(SQLModel, table=True):
+    model_config = _DEFERRED  # type: ignore[assignment]
     """A state change ("flip"), written only when a conditional UPDATE changed one row."""
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -146,6 +158,7 @@ class ReminderEvent(SQLModel, table=True):
 
 
 class Channel(SQLModel, table=True):
+    model_config = _DEFERRED  # type: ignore[assignment]
     id: Optional[int] = Field(default=None, primary_key=True)
     person_id: int = _fk("person.id")
     kind: str = Field(max_length=16)  # email | apprise | webhook
@@ -161,6 +174,7 @@ class Notification(SQLModel, table=True):
     """One message to a person, rendered once (so every retry sends the same words):
     a reminder that opened or re-opened, a check-in prompt, or a channel test."""
 
+    model_config = _DEFERRED  # type: ignore[assignment]
     id: Optional[int] = Field(default=None, primary_key=True)
     person_id: int = _fk("person.id")
     kind: str = Field(max_length=16)  # reminder | prompt | test
@@ -174,6 +188,7 @@ class Notification(SQLModel, table=True):
 class Delivery(SQLModel, table=True):
     """Outbox row: one notification to one channel."""
 
+    model_config = _DEFERRED  # type: ignore[assignment]
     id: Optional[int] = Field(default=None, primary_key=True)
     notification_id: int = _fk("notification.id")
     channel_id: int = _fk("channel.id")
