@@ -45,6 +45,10 @@ test: install-dev
 
 bench: install-dev
 	$(UV) run --no-sync python benchmarks/checkin_speed.py
+	$(UV) run --no-sync python benchmarks/cli_start.py
+	$(UV) run --no-sync python benchmarks/detect_fallback.py
+	$(UV) run --no-sync python benchmarks/identity_guard.py
+	$(UV) run --no-sync python benchmarks/drift_timelines.py
 
 clean:
 	rm -rf .tools .venv .pytest_cache .hypothesis
