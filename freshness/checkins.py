@@ -25,6 +25,7 @@ from freshness.context import Context
 from freshness.errors import ImageRejected, NotFound, UsageError
 from freshness.faces.embedding import embedding_from_bytes, embedding_to_bytes
 from freshness.models import Checkin, Headshot, Measurement, Person
+from freshness.prompts import schedule as schedule_prompt
 
 if TYPE_CHECKING:
     import numpy as np
@@ -370,6 +371,8 @@ def add_checkin(
             due = taken_at + timedelta(days=person.checkin_every_days)
             if person.next_checkin_due is None or due > person.next_checkin_due:
                 person.next_checkin_due = due
+            session.flush()
+            schedule_prompt(session, person)  # the next prompt: one cadence after the latest check-in
             session.add(person)
     except IntegrityError:  # the same bytes, checked in concurrently
         raise ImageRejected("this exact photo was already checked in; take a new selfie", code="duplicate") from None

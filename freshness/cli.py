@@ -251,9 +251,12 @@ def person_add(
     sector: Optional[str] = typer.Option(None, help="Sector of work: healthcare, legal, government, finance, education, technology, media, other.", metavar="SECTOR"),
     tz: str = typer.Option("UTC", "--timezone", help="IANA time zone, e.g. Europe/Berlin.", metavar="TZ"),
     checkin_every: Optional[int] = typer.Option(None, "--checkin-every", help="Days between check-ins (default 30).", metavar="DAYS"),
+    prompt_hour: Optional[int] = typer.Option(None, "--prompt-hour", help="Local hour (0-23) at which check-in prompts go out (default 9).", metavar="HH"),
     as_json: bool = JsonOpt,
 ) -> None:
     """Register a person; prints their id and an API token (shown once).
+
+    With --email, that address is their first notification channel.
 
     \b
     Example:
@@ -262,10 +265,11 @@ def person_add(
     from freshness.people import add_person
 
     cadence = checkin_every if checkin_every is not None else get_settings().default_checkin_every_days
+    hour = prompt_hour if prompt_hour is not None else get_settings().default_prompt_hour
     with _session() as session:
         person, token = add_person(
             session, name, consent=consent, now=utcnow(), email=email, sector=sector, timezone=tz,
-            checkin_every_days=cadence,
+            checkin_every_days=cadence, prompt_hour=hour,
         )
         from freshness.people import person_dict
 
@@ -305,6 +309,7 @@ def person_set(
     sector: Optional[str] = typer.Option(None, help="New sector.", metavar="SECTOR"),
     tz: Optional[str] = typer.Option(None, "--timezone", help="New IANA time zone.", metavar="TZ"),
     checkin_every: Optional[int] = typer.Option(None, "--checkin-every", help="New cadence in days.", metavar="DAYS"),
+    prompt_hour: Optional[int] = typer.Option(None, "--prompt-hour", help="Local hour (0-23) for check-in prompts.", metavar="HH"),
     policy: list[str] = typer.Option([], "--policy", help="Override one rule setting for this person, NAME=VALUE (repeatable; see docs/rules.md).", metavar="NAME=VALUE"),
     reset_policy: bool = typer.Option(False, "--reset-policy", help="Drop this person's rule overrides first."),
     as_json: bool = JsonOpt,
@@ -321,13 +326,16 @@ def person_set(
     with _session() as session:
         who = resolve_person(session, person)
         who = update_person(session, who, email=email, sector=sector, timezone=tz, checkin_every_days=checkin_every,
-                            policy=policy, reset_policy=reset_policy)
+                            prompt_hour=prompt_hour, policy=policy, reset_policy=reset_policy, now=utcnow())
         if as_json:
             _emit_json(person_dict(who))
         else:
             overrides = ", ".join(f"{k}={v}" for k, v in (who.policy_overrides or {}).items()) or "none"
+            from freshness.words import local_time
+
             typer.echo(f"updated {who.name} (#{who.id}): every {who.checkin_every_days} days, "
                        f"time zone {who.timezone}, sector {who.sector or '-'}; rule overrides: {overrides}")
+            typer.echo(f"next check-in prompt: {local_time(who.next_prompt_at, who.timezone)}")
 
 
 @person_app.command("delete")

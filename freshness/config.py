@@ -66,6 +66,31 @@ class Settings(BaseSettings):
     # names, e.g. FRESHNESS_POLICY='{"abs_threshold": 0.58}'.
     policy: dict[str, Any] = Field(default_factory=dict)
 
+    # Links in messages point here (the address people open freshness at).
+    base_url: str = "http://127.0.0.1:8000"
+    # Check-in prompts go out at this local hour unless a person chose another.
+    default_prompt_hour: int = Field(default=9, ge=0, le=23)
+    # Delivery (README, "Notifications"): a failed send is retried after backoff seconds,
+    # doubling each time up to the cap, at most this many attempts; a delivery being
+    # sent is owned by one dispatcher for the lease, then retried (same idempotency key).
+    delivery_max_attempts: int = Field(default=8, ge=1, le=100)
+    delivery_backoff_seconds: float = Field(default=60.0, gt=0, le=86400)
+    delivery_backoff_max_seconds: float = Field(default=21600.0, gt=0, le=7 * 86400)
+    delivery_lease_seconds: float = Field(default=300.0, gt=0, le=86400)
+    # Reminder changes recorded for an evaluation time older than this (a look back with
+    # `reminders --as-of`) are history, not news: they are not sent.
+    notify_max_age_hours: float = Field(default=24.0, ge=0)
+    # E-mail over SMTP (a channel of kind email needs FRESHNESS_SMTP_HOST).
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_security: str = Field(default="starttls", pattern="^(none|starttls|tls)$")
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "freshness <freshness@localhost>"
+    smtp_timeout_seconds: float = Field(default=20.0, gt=0)
+    # Webhooks and Apprise: seconds to wait for the other end.
+    http_timeout_seconds: float = Field(default=10.0, gt=0)
+
     @field_validator("policy", mode="before")
     @classmethod
     def _parse_policy(cls, value: Any) -> Any:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session, select
 
 from freshness.errors import NotFound, UsageError
-from freshness.models import ApiToken, Person
+from freshness.models import ApiToken, Channel, Person
 
 CONSENT_VERSION = "2026-11"
 CONSENT_TEXT = (
@@ -37,6 +37,8 @@ def person_dict(person: Person) -> dict[str, Any]:
         "timezone": person.timezone,
         "checkin_every_days": person.checkin_every_days,
         "next_checkin_due": _iso(person.next_checkin_due),
+        "prompt_hour": person.prompt_hour,
+        "next_prompt_at": _iso(person.next_prompt_at),
         "policy_overrides": person.policy_overrides or {},
         "consent": {"version": person.consent_version, "at": _iso(person.consent_at)},
         "created_at": _iso(person.created_at),
@@ -61,6 +63,12 @@ def validate_timezone(name: str) -> str:
     return name
 
 
+def validate_prompt_hour(hour: int) -> int:
+    if isinstance(hour, bool) or not isinstance(hour, int) or not 0 <= hour <= 23:
+        raise UsageError(f"--prompt-hour must be a whole hour from 0 to 23 (local time), got {hour!r}")
+    return hour
+
+
 def validate_sector(sector: str | None) -> str | None:
     if sector is None:
         return None
@@ -80,6 +88,7 @@ def add_person(
     sector: str | None = None,
     timezone: str = "UTC",
     checkin_every_days: int = 30,
+    prompt_hour: int = 9,
 ) -> tuple[Person, str]:
     """Create a person and an API token. Returns (person, token); only the token's hash is stored."""
     if not consent:
@@ -93,6 +102,7 @@ def add_person(
         raise UsageError(f"not an e-mail address: {email!r}")
     if not 1 <= checkin_every_days <= 365:
         raise UsageError(f"--checkin-every must be between 1 and 365 days, got {checkin_every_days}")
+    validate_prompt_hour(prompt_hour)
     lowered = name.lower()
     same = [p for p in session.exec(select(Person)).all() if p.name.lower() == lowered]
     if same:
@@ -104,6 +114,7 @@ def add_person(
         timezone=validate_timezone(timezone),
         checkin_every_days=checkin_every_days,
         next_checkin_due=now + timedelta(days=checkin_every_days),
+        prompt_hour=prompt_hour,
         policy_overrides={},
         consent_version=CONSENT_VERSION,
         consent_at=now,
@@ -112,6 +123,11 @@ def add_person(
     )
     session.add(person)
     session.flush()
+    from freshness.prompts import schedule
+
+    schedule(session, person)
+    if email is not None:  # the address given "for reminders" is their first channel
+        session.add(Channel(person_id=person.id, kind="email", target=email, created_at=now))
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiToken(person_id=person.id, token_sha256=hash_token(token), created_at=now))
     session.commit()
@@ -185,6 +201,22 @@ def delete_person(session: Session, person: Person, blobs) -> dict[str, int]:
     return {"headshots": len(headshots), "checkins": len(checkins), "files": removed}
 
 
+def _move_email_channel(session: Session, person: Person, email: str, now: datetime | None) -> None:
+    """A new address "for reminders": the e-mail channel of the old one moves to it (and is
+    enabled again: a new address deserves a new try), or a new channel is added."""
+    from freshness.clock import utcnow
+
+    channel = None
+    if person.email:
+        channel = session.exec(select(Channel).where(Channel.person_id == person.id, Channel.kind == "email",
+                                                     Channel.target == person.email)).first()
+    if channel is None:
+        session.add(Channel(person_id=person.id, kind="email", target=email, created_at=now or utcnow()))
+        return
+    channel.target, channel.enabled, channel.disabled_reason, channel.disabled_at = email, True, None, None
+    session.add(channel)
+
+
 def _parse_override(item: str) -> tuple[str, object]:
     import json as _json
 
@@ -207,8 +239,10 @@ def update_person(
     sector: str | None = None,
     timezone: str | None = None,
     checkin_every_days: int | None = None,
+    prompt_hour: int | None = None,
     policy: list[str] | None = None,
     reset_policy: bool = False,
+    now: datetime | None = None,
 ) -> Person:
     """Change a person's details and rule overrides; everything is validated before anything is saved."""
     from freshness import rules
@@ -217,6 +251,8 @@ def update_person(
         raise UsageError(f"not an e-mail address: {email!r}")
     if checkin_every_days is not None and not 1 <= checkin_every_days <= 365:
         raise UsageError(f"--checkin-every must be between 1 and 365 days, got {checkin_every_days}")
+    if prompt_hour is not None:
+        validate_prompt_hour(prompt_hour)
     overrides = {} if reset_policy else dict(person.policy_overrides or {})
     for item in policy or []:
         name, value = _parse_override(item)
@@ -228,7 +264,8 @@ def update_person(
     # keep only what was given, in the canonical form the policy stores
     canonical = checked.as_dict()
     person.policy_overrides = {name: canonical[name] for name in overrides}
-    if email is not None:
+    if email is not None and email != person.email:
+        _move_email_channel(session, person, email, now)
         person.email = email
     if sector is not None:
         person.sector = validate_sector(sector)
@@ -236,6 +273,12 @@ def update_person(
         person.timezone = validate_timezone(timezone)
     if checkin_every_days is not None:
         person.checkin_every_days = checkin_every_days
+    if prompt_hour is not None:
+        person.prompt_hour = prompt_hour
+    if timezone is not None or checkin_every_days is not None or prompt_hour is not None:
+        from freshness.prompts import schedule
+
+        schedule(session, person)
     session.add(person)
     session.commit()
     session.refresh(person)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time as _time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -135,8 +135,48 @@ def _flip(session: Session, reminder_id: int, old: str, new: str, values: dict[s
     return result.rowcount == 1
 
 
-def _event(session: Session, reminder_id: int, old: str | None, new: str, reason: str, at: datetime) -> None:
-    session.add(ReminderEvent(reminder_id=reminder_id, old_state=old, new_state=new, reason=reason, created_at=at))
+def _event(session: Session, reminder_id: int, old: str | None, new: str, reason: str, at: datetime) -> ReminderEvent:
+    event = ReminderEvent(reminder_id=reminder_id, old_state=old, new_state=new, reason=reason, created_at=at)
+    session.add(event)
+    return event
+
+
+@dataclass(frozen=True)
+class Announcer:
+    """Writes the notification of a reminder change into the outbox, in the same transaction
+    as its event (README, "Notifications"): when a reminder opens or re-opens after a snooze,
+    and when it resolves if the person asked for that. None of it for a look back."""
+
+    settings: Settings
+
+    def __call__(self, session: Session, person: Person, event: ReminderEvent, change: str,
+                 reminder_id: int, kind: str, headshot_id: int | None, since: datetime,
+                 message: str, details: dict[str, Any], at: datetime) -> None:
+        from freshness.links import person_page
+        from freshness.notify import outbox
+
+        if change == "resolved" and not person.notify_resolved:
+            return
+        headshot = session.get(Headshot, headshot_id) if headshot_id is not None else None
+        published = headshot.published_on.isoformat() if headshot is not None else None
+        link = person_page(self.settings)
+        subject, text = words.reminder_notification(
+            kind, change, message, platform=headshot.platform if headshot else None, published_on=published, link=link)
+        session.flush()  # the event's id
+        payload = {
+            "type": f"reminder.{change}",
+            "person": {"id": person.id, "name": person.name},
+            "reminder": {
+                "id": reminder_id, "kind": kind, "title": words.reminder_title(kind),
+                "state": RESOLVED if change == "resolved" else OPEN, "since": since.isoformat(),
+                "headshot": None if headshot is None else {
+                    "id": headshot.id, "platform": headshot.platform, "published_on": published},
+                "message": message, "details": details,
+            },
+            "link": link,
+            "at": at.isoformat(),
+        }
+        outbox.enqueue(session, person.id, "reminder", subject, text, payload, at, event_id=event.id)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -165,9 +205,10 @@ def _read(session: Session, person: Person, as_of: datetime, policy: rules.Polic
     return Plan(person, as_of, desired, have, frozenset(to_open), frozenset(to_resolve))
 
 
-def _write(session: Session, plan: Plan) -> list[Transition]:
+def _write(session: Session, plan: Plan, announce: Announcer | None = None) -> list[Transition]:
     """The write half: apply a plan with conditional writes, so that what another evaluator
-    recorded since the plan was read is neither undone nor recorded twice."""
+    recorded since the plan was read is neither undone nor recorded twice. With
+    ``announce``, each change that notifies writes its notification with its event."""
     person, as_of, desired, have = plan.person, plan.as_of, plan.desired, plan.have
     out: list[Transition] = []
 
@@ -176,7 +217,10 @@ def _write(session: Session, plan: Plan) -> list[Transition]:
         was = r.state  # read before the UPDATE: the session synchronises r.state with it
         if _flip(session, r.id, was, RESOLVED, {"active_key": None, "resolved_at": as_of, "updated_at": as_of}):  # type: ignore[arg-type]
             reason = "condition cleared"
-            _event(session, r.id, was, RESOLVED, reason, as_of)  # type: ignore[arg-type]
+            event = _event(session, r.id, was, RESOLVED, reason, as_of)  # type: ignore[arg-type]
+            if announce is not None:
+                announce(session, person, event, "resolved", r.id, r.kind, r.headshot_id, r.since,  # type: ignore[arg-type]
+                         r.message, r.details, as_of)
             out.append(Transition(r.id, r.kind, r.headshot_id, was, RESOLVED, reason))  # type: ignore[arg-type]
 
     for key in sorted(plan.to_open, key=lambda k: (k[1] or 0, k[0])):
@@ -198,7 +242,10 @@ def _write(session: Session, plan: Plan) -> list[Transition]:
             },
         )
         if rid is not None:
-            _event(session, rid, None, OPEN, d.message, as_of)
+            event = _event(session, rid, None, OPEN, d.message, as_of)
+            if announce is not None:
+                announce(session, person, event, "opened", rid, d.kind, d.headshot_id, d.since, d.message,
+                         details, as_of)
             out.append(Transition(rid, d.kind, d.headshot_id, None, OPEN, d.message))
 
     for key, r in have.items():
@@ -211,7 +258,10 @@ def _write(session: Session, plan: Plan) -> list[Transition]:
                       "since": d.since}
             if _flip(session, r.id, SNOOZED, OPEN, values):  # type: ignore[arg-type]
                 reason = "snooze ended; the condition still holds"
-                _event(session, r.id, SNOOZED, OPEN, reason, as_of)  # type: ignore[arg-type]
+                event = _event(session, r.id, SNOOZED, OPEN, reason, as_of)  # type: ignore[arg-type]
+                if announce is not None:
+                    announce(session, person, event, "reopened", r.id, r.kind, r.headshot_id, d.since,  # type: ignore[arg-type]
+                             d.message, details, as_of)
                 out.append(Transition(r.id, r.kind, r.headshot_id, SNOOZED, OPEN, reason))  # type: ignore[arg-type]
         elif r.message != d.message or r.details != details or r.since != d.since:
             # same state, fresher numbers (e.g. a new projected date): no event
@@ -223,8 +273,10 @@ def _write(session: Session, plan: Plan) -> list[Transition]:
     return out
 
 
-def _evaluate_once(session: Session, person: Person, as_of: datetime, policy: rules.Policy) -> list[Transition]:
-    return _write(session, _read(session, person, as_of, policy))
+def _evaluate_once(
+    session: Session, person: Person, as_of: datetime, policy: rules.Policy, announce: Announcer | None = None
+) -> list[Transition]:
+    return _write(session, _read(session, person, as_of, policy), announce)
 
 
 def evaluate_person(
@@ -239,7 +291,9 @@ def evaluate_person(
     """Evaluate one person as of ``as_of`` in one transaction; return the transitions recorded.
 
     The record follows the real clock: with ``now`` given, an ``as_of`` later than
-    ``now`` is refused (use ``preview_person`` to look ahead without recording).
+    ``now`` is refused (use ``preview_person`` to look ahead without recording), and
+    the changes of an evaluation at most ``notify_max_age_hours`` old are announced
+    (notifications written into the outbox with their events).
     A transaction that loses a write race on SQLite ("database is locked" after
     the busy timeout) is retried: evaluation is idempotent.
     """
@@ -249,9 +303,14 @@ def evaluate_person(
             "a look ahead is a preview and records nothing"
         )
     policy = policy_for(person, settings)
+    announce = None
+    if now is not None:  # a real evaluation (not a replay in a test): changes are news if recent
+        settings = settings or get_settings()
+        if as_of >= now - timedelta(hours=settings.notify_max_age_hours):
+            announce = Announcer(settings)
     for attempt in range(retries + 1):
         try:
-            out = _evaluate_once(session, person, as_of, policy)
+            out = _evaluate_once(session, person, as_of, policy, announce)
             session.commit()
             session.expire_all()  # rows were changed with Core UPDATEs: reload on next access
             return out

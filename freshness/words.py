@@ -33,8 +33,11 @@ __all__ = [
     "identity_refusal",
     "local_date",
     "local_time",
+    "checkin_prompt",
     "reminder_message",
+    "reminder_notification",
     "reminder_title",
+    "test_notification",
     "verdict",
 ]
 
@@ -423,3 +426,68 @@ def identity_note(
         return (f"identity confirmed by you: {shown} from {_references(compared, back_dated)}, "
                 f"outside the {limit} radius")
     return None
+
+
+# --------------------------------------------------------------------------- notifications
+
+#: What a notification says it is, per change of a reminder.
+CHANGE_WORDS: dict[str, str] = {
+    "opened": "",
+    "reopened": "Again: ",
+    "resolved": "Resolved: ",
+}
+
+
+def _footer(link: str | None) -> str:
+    return (f"\n\nOpen freshness: {link}" if link else "") + (
+        "\n\nYou receive this because this address is a notification channel of yours in freshness; "
+        "remove it there to stop these messages."
+    )
+
+
+def reminder_notification(
+    kind: str, change: str, message: str, *, platform: str | None = None, published_on: str | None = None,
+    link: str | None = None,
+) -> tuple[str, str]:
+    """(subject, text) of a message announcing a reminder that ``change``d (opened,
+    reopened after a snooze, or resolved). The text is the reminder's own message, so it
+    says what was measured and what to do."""
+    if change not in CHANGE_WORDS:
+        raise ValueError(f"unknown reminder change {change!r}")
+    where = f" ({headshot_name(platform)}" + (f", published {published_on})" if published_on else ")") \
+        if platform else ""
+    subject = f"{CHANGE_WORDS[change]}{reminder_title(kind)}{where}"
+    if change == "resolved":
+        body = f"This no longer applies: {message}" if message else "This reminder no longer applies."
+    else:
+        body = message
+    return subject, body + _footer(link)
+
+
+def checkin_prompt(
+    name: str, due_at: datetime | str, tz: str | None, cadence_days: int, *, link: str | None = None,
+    inbox: str | None = None,
+) -> tuple[str, str]:
+    """(subject, text) of a check-in prompt: it is time for a selfie, and how to take one."""
+    ways = []
+    if link:
+        ways.append(f"- on the web: {link}")
+    ways.append(f'- from the command line: freshness checkin "{name}" selfie.jpg')
+    if inbox:
+        ways.append(f"- or drop the photo into your inbox folder: {inbox}")
+    text = (
+        f"Hello {name}, it is time for your check-in selfie (due {local_time(due_at, tz)}; you check in every "
+        f"{_days(cadence_days)}). A recent selfie is how freshness tells whether your published headshots "
+        f"still look like you.\n\nTake it in good light, facing the camera, without filters, and check in:\n"
+        + "\n".join(ways)
+    )
+    return "Time for your check-in selfie", text + _footer(None)
+
+
+def test_notification(channel_kind: str, channel_id: int) -> tuple[str, str]:
+    """(subject, text) of the test message `freshness channel test` sends."""
+    return (
+        "freshness: test message",
+        f"This is a test of your {channel_kind} channel #{channel_id}. If you can read it, reminders and "
+        f"check-in prompts will reach you here." + _footer(None),
+    )

@@ -1,0 +1,131 @@
+"""What the scheduler runs (README, "The service runs itself"): each job is an ordinary
+function over fresh sessions, safe to run in several processes at once, so the scheduler
+only decides when (see ``freshness.scheduler``) and the CLI can run any of them by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from freshness.clock import utcnow
+from freshness.config import Settings, get_settings
+from freshness.db import get_engine
+
+log = logging.getLogger("freshness.jobs")
+
+
+def _session(settings: Settings) -> Session:
+    return Session(get_engine(settings), expire_on_commit=False)
+
+
+@dataclass
+class SweepReport:
+    people: int = 0
+    transitions: int = 0
+    failed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (f"evaluated {self.people} people in {self.seconds:.1f} s: {self.transitions} reminder change(s)"
+                + (f", {len(self.failed)} failed ({'; '.join(self.failed[:3])})" if self.failed else ""))
+
+
+def sweep(settings: Settings | None = None, now: datetime | None = None, batch: int = 500) -> SweepReport:
+    """Evaluate everyone as of now, recording each reminder change once (and its notification).
+    One person's failure (say, invalid overrides) is logged and does not stop the others."""
+    from freshness.errors import FreshnessError
+    from freshness.models import Person
+    from freshness.reminders import evaluate_person
+
+    settings = settings or get_settings()
+    now = now or utcnow()
+    report = SweepReport()
+    started = _time.perf_counter()
+    last_id = 0
+    while True:
+        with _session(settings) as session:
+            people = session.exec(select(Person).where(Person.id > last_id).order_by(Person.id).limit(batch)).all()  # type: ignore[operator]
+            for person in people:
+                last_id = person.id  # type: ignore[assignment]
+                try:
+                    report.transitions += len(evaluate_person(session, person, now, settings, now=now))
+                except FreshnessError as exc:
+                    session.rollback()
+                    report.failed.append(f"#{person.id}: {exc.message}")
+                report.people += 1
+        if len(people) < batch:
+            break
+    report.seconds = _time.perf_counter() - started
+    log.info("sweep: %s", report.summary())
+    return report
+
+
+def prompts(settings: Settings | None = None, now: datetime | None = None):
+    """Write the due check-in prompts into the outbox (see ``freshness.prompts``)."""
+    from freshness.prompts import send_due_prompts
+
+    settings = settings or get_settings()
+    with _session(settings) as session:
+        report = send_due_prompts(session, settings, now or utcnow())
+    if report.sent or report.scheduled:
+        log.info("prompts: %s sent, %s scheduled", report.sent, report.scheduled)
+    return report
+
+
+def dispatch(settings: Settings | None = None, clock: Callable[[], datetime] = utcnow, transports=None):
+    """Send the deliveries that are due (see ``freshness.notify.outbox``)."""
+    from freshness.notify.outbox import dispatch as run
+    from freshness.notify.transports import Transports
+
+    settings = settings or get_settings()
+    with _session(settings) as session:
+        report = run(session, transports or Transports(settings), settings, clock)
+    if report.attempted or report.cancelled:
+        log.info("dispatch: %s sent, %s to retry, %s given up, %s cancelled", report.sent, report.retried,
+                 report.dead, report.cancelled)
+    return report
+
+
+def maintenance(settings: Settings | None = None, now: datetime | None = None) -> dict[str, int]:
+    """Daily housekeeping: stored files no row refers to (left by a crash between writing a
+    file and committing its row) and abandoned temporary files, once they are a day old."""
+    from freshness.blobs import BlobStore
+    from freshness.models import Checkin, Headshot
+
+    settings = settings or get_settings()
+    now = now or utcnow()
+    store = BlobStore(settings.blob_dir)
+    cutoff = (now - timedelta(days=1)).timestamp()
+    with _session(settings) as session:
+        used = set()
+        for digest, thumb in session.exec(select(Headshot.image_digest, Headshot.thumb_digest)).all():
+            used |= {digest, thumb}
+        for digest, thumb, kept in session.exec(select(Checkin.image_digest, Checkin.thumb_digest, Checkin.original_kept)).all():
+            used.add(thumb)
+            if kept:
+                used.add(digest)
+    removed = {"orphaned_files": 0, "temporary_files": 0}
+    if not settings.blob_dir.exists():
+        return removed
+    for path in settings.blob_dir.rglob("*"):
+        if not path.is_file():
+            continue
+        try:
+            old = path.stat().st_mtime < cutoff
+        except FileNotFoundError:
+            continue
+        if path.name.endswith(".tmp") or path.name.startswith("."):
+            if old:
+                path.unlink(missing_ok=True)
+                removed["temporary_files"] += 1
+        elif old and path.name not in used and store.delete(path.name):
+            removed["orphaned_files"] += 1
+    if any(removed.values()):
+        log.info("maintenance: %s", removed)
+    return removed
