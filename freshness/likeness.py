@@ -266,7 +266,7 @@ def _tie_term(values: Sequence[float]) -> int:
 
 
 def theil_sen(
-    y: Sequence[float] | np.ndarray, x: Sequence[float] | np.ndarray, confidence: float = 0.90
+    y: Sequence[float], x: Sequence[float], confidence: float = 0.90
 ) -> tuple[float, float, float, float]:
     """Theil-Sen line with Sen's (1968) confidence interval for the slope.
 
