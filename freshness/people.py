@@ -283,3 +283,36 @@ def update_person(
     session.commit()
     session.refresh(person)
     return person
+
+
+# ---------------------------------------------------------------- calendar feed token
+
+CALENDAR_TOKEN_PREFIX = "frcal_"
+
+
+def new_calendar_token(session: Session, person: Person) -> tuple[str, bool]:
+    """Give the person a new calendar-feed token (only its sha256 is stored); an earlier one
+    stops working. Returns (token, whether an earlier one was revoked)."""
+    replaced = person.calendar_token_sha256 is not None
+    token = CALENDAR_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    person.calendar_token_sha256 = hash_token(token)
+    session.add(person)
+    session.commit()
+    return token, replaced
+
+
+def revoke_calendar_token(session: Session, person: Person) -> bool:
+    """Remove the person's calendar-feed token; True if there was one."""
+    if person.calendar_token_sha256 is None:
+        return False
+    person.calendar_token_sha256 = None
+    session.add(person)
+    session.commit()
+    return True
+
+
+def person_by_calendar_token(session: Session, token: str) -> Person | None:
+    """The person whose calendar feed this token opens, or None (unknown or revoked)."""
+    if not token.startswith(CALENDAR_TOKEN_PREFIX) or len(token) > 200:
+        return None
+    return session.exec(select(Person).where(Person.calendar_token_sha256 == hash_token(token))).first()

@@ -491,3 +491,85 @@ def test_notification(channel_kind: str, channel_id: int) -> tuple[str, str]:
         f"This is a test of your {channel_kind} channel #{channel_id}. If you can read it, reminders and "
         f"check-in prompts will reach you here." + _footer(None),
     )
+
+
+# --------------------------------------------------------------------------- channels
+
+
+def webhook_plain_http_warning() -> str:
+    """Shown when a webhook URL is plain http:// to another machine."""
+    return ("this webhook URL is plain http://: the signature proves the messages are from freshness, but "
+            "anyone on the way can read them; use https:// unless the receiver is on this machine")
+
+
+def webhook_secret_help(header_names: str = "webhook-id, webhook-timestamp and webhook-signature") -> str:
+    """How a receiver checks a webhook request (shown with the secret, once)."""
+    return (f"Each request carries the headers {header_names}: check the signature with this secret "
+            f"before trusting the body, as README.md, \"Webhooks\", shows (Standard Webhooks; any of its "
+            f"libraries verifies it).")
+
+
+def channel_disabled_refusal(channel_id: int, reason: str | None, disabled_at: datetime | str | None,
+                             tz: str | None = "UTC") -> str:
+    """Why a disabled channel is not tested, and what to do."""
+    what = ", ".join(filter(None, [f"since {local_date(disabled_at, tz)}" if disabled_at else "", reason or ""]))
+    return (f"channel #{channel_id} is disabled" + (f" ({what})" if what else "") + f"; fix the cause, then run "
+            f"`freshness channel enable {channel_id}` and test it again")
+
+
+def channel_test_failed(channel_id: int, error: str, *, disabled: bool) -> str:
+    """A test message that did not arrive, and what it did to the channel."""
+    if disabled:
+        return (f"the test message to channel #{channel_id} was not delivered: {error}. This error is permanent, "
+                f"so channel #{channel_id} is now disabled: fix it, then run `freshness channel enable "
+                f"{channel_id}` and test it again.")
+    return (f"the test message to channel #{channel_id} was not delivered: {error}. The error may be temporary: "
+            f"the channel stays enabled and reminders to it are retried with backoff; test it again later.")
+
+
+# --------------------------------------------------------------------------- calendar feed
+
+
+def calendar_name(name: str) -> str:
+    """The name a calendar app shows for the subscription."""
+    return f"freshness: {name}"
+
+
+def calendar_refresh_title(platform: str, overdue: bool) -> str:
+    """An all-day event's title: "Refresh your LinkedIn headshot (due)"."""
+    return f"Refresh your {headshot_name(platform)} ({'overdue' if overdue else 'due'})"
+
+
+def calendar_refresh_description(
+    platform: str, published_on: date | str, due_on: date | str, overdue_on: date | str, due_months: int,
+    overdue_months: int, *, overdue: bool, link: str | None = None,
+) -> str:
+    """Why a refresh date is in the calendar, and what to do."""
+    def iso(d: date | str) -> str:
+        return d if isinstance(d, str) else d.isoformat()
+
+    name = f"Your {headshot_name(platform)}"
+    if overdue:
+        when = (f"On {iso(overdue_on)} it is {overdue_months} months old and overdue for a refresh (it was due "
+                f"from {iso(due_on)}).")
+    else:
+        when = (f"On {iso(due_on)} it is {due_months} months old and due for a refresh; from {iso(overdue_on)} "
+                f"it is overdue.")
+    text = (f"{name} was published on {iso(published_on)}. Headshots should be renewed {due_months}-"
+            f"{overdue_months} months after publication so they show how you look now. {when} "
+            f"{_REFRESH_ACTION}")
+    return text + (f"\n\nOpen freshness: {link}" if link else "")
+
+
+def calendar_checkin_title() -> str:
+    return "Take your check-in selfie"
+
+
+def calendar_checkin_description(name: str, cadence_days: int, *, link: str | None = None) -> str:
+    """The next check-in's event: what it is for and how to check in."""
+    ways = [f'- from the command line: freshness checkin "{name}" selfie.jpg']
+    if link:
+        ways.insert(0, f"- on the web: {link}")
+    return (f"Your next check-in selfie is due (you check in every {_days(cadence_days)}). A recent selfie is "
+            f"how freshness tells whether your published headshots still look like you. Take it in good light, "
+            f"facing the camera, without filters, and check in:\n" + "\n".join(ways))

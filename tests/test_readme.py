@@ -12,6 +12,7 @@ import pytest
 from freshness.config import reset_settings_cache
 from freshness.db import dispose_engines
 from tests.clitools import run, runner
+from tests.test_channels_cli import Receiver
 from tests.conftest import REPO, faces_root
 
 pytestmark = pytest.mark.faces
@@ -72,6 +73,17 @@ KEY_LINES: list[tuple[str, str]] = [
     ("freshness reminders \"Ada Lovelace\" --as-of 2027-06-01", "would be open"),
     ("freshness reminders ack", "acknowledged"),
     ("freshness reminders snooze", "snoozed until 2027-02-01"),
+    ("freshness person set \"Ada Lovelace\" --notify-resolved", "messages when a reminder resolves: on"),
+    ("freshness person calendar \"Ada Lovelace\"", "http://127.0.0.1:8000/calendar/frcal_"),
+    ("freshness person calendar \"Ada Lovelace\" --rotate", "http://127.0.0.1:8000/calendar/frcal_"),
+    ("freshness channel add \"Ada Lovelace\" --email", "added email channel #3 for Ada Lovelace: ada@example.org"),
+    ("freshness channel add \"Ada Lovelace\" --apprise", "added apprise channel #3 for Ada Lovelace: ntfy://ntfy.sh/****"),
+    ("freshness channel add \"Ada Lovelace\" --webhook", "signing secret (shown once, store it now): whsec_"),
+    ("freshness channel list", "disabled since 2026-11-28: the webhook answered 410 Gone"),  # prepared below
+    ("freshness channel test 1", "test message delivered to webhook channel #1"),  # to the loopback receiver
+    ("freshness channel enable 2", "enabled webhook channel #2"),
+    ("freshness channel remove 2", "removed webhook channel #2 of Ada Lovelace"),
+    ("freshness notifications", "attempt 1: the webhook answered 410 Gone"),
 ]
 
 
@@ -110,7 +122,8 @@ def _fresh_home(path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def test_every_readme_example_runs(workdir: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_readme_example_runs(workdir: Path, home: Path, monkeypatch: pytest.MonkeyPatch,
+                                   request: pytest.FixtureRequest) -> None:
     examples = [e for e in readme_examples() if not e.startswith("freshness serve")]  # serve: tests/test_serve.py
     # a prepared home: Ada with a headshot, three selfies and a recorded reminder
     prepared = _fresh_home(home / "prepared", monkeypatch)
@@ -124,6 +137,14 @@ def test_every_readme_example_runs(workdir: Path, home: Path, monkeypatch: pytes
                              "ai/scarlett_johansson/real/photomaker-scarlett_3.jpg"]):
         run("checkin", "Ada Lovelace", faces_root() / rel, "--taken", f"2025-0{i + 4}-01")
     run("reminders", "--as-of", "2026-01-01")
+    # two webhook channels on a receiver on loopback: #1 takes messages, #2 answered 410 to a test (disabled)
+    receiver = Receiver()
+    request.addfinalizer(receiver.close)
+    run("channel", "add", "Ada Lovelace", "--webhook", receiver.url("/freshness"))
+    run("channel", "add", "Ada Lovelace", "--webhook", receiver.url("/gone"))
+    receiver.answers = [204, 410]
+    run("channel", "test", "1")
+    run("channel", "test", "2", code=1)
     dispose_engines()
 
     for n, line in enumerate(examples):
