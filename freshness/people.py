@@ -39,6 +39,7 @@ def person_dict(person: Person) -> dict[str, Any]:
         "next_checkin_due": _iso(person.next_checkin_due),
         "prompt_hour": person.prompt_hour,
         "next_prompt_at": _iso(person.next_prompt_at),
+        "notify_resolved": person.notify_resolved,
         "policy_overrides": person.policy_overrides or {},
         "consent": {"version": person.consent_version, "at": _iso(person.consent_at)},
         "created_at": _iso(person.created_at),

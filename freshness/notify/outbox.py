@@ -179,8 +179,11 @@ def dispatch(
             report.skipped += 1
             continue
         delivery = session.get(Delivery, delivery_id)
-        session.refresh(delivery)  # type: ignore[arg-type]
-        note = session.get(Notification, delivery.notification_id)  # type: ignore[union-attr]
+        if delivery is None:  # its channel was removed meanwhile (removing cascades to deliveries)
+            report.cancelled += 1
+            continue
+        session.refresh(delivery)
+        note = session.get(Notification, delivery.notification_id)
         channel = session.get(Channel, delivery.channel_id)  # type: ignore[union-attr]
         reason = None
         if channel is None or not channel.enabled:
