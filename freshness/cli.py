@@ -224,19 +224,77 @@ def init() -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on.", metavar="HOST"),
     port: int = typer.Option(8000, help="TCP port.", metavar="PORT"),
+    with_scheduler: bool = typer.Option(
+        True, "--scheduler/--no-scheduler",
+        help="Also run the scheduler (prompts, sweep, deliveries, inbox) in this process; "
+             "--no-scheduler when `freshness scheduler` runs elsewhere."),
 ) -> None:
-    """Start the HTTP service (health check and API docs at /docs).
+    """Start the HTTP service (health check and API docs at /docs) and the scheduler.
 
     \b
     Example:
       freshness serve --port 8000
+      freshness serve --no-scheduler
     """
     import uvicorn
 
     from freshness.web import create_app
 
     _session().close()  # refuse to start on an uninitialised database
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    if with_scheduler:
+        from freshness.scheduler import configure_logging
+
+        configure_logging()
+    # the app starts the scheduler when it starts serving and stops it (waiting for a running
+    # job) when it shuts down on SIGTERM or Ctrl-C
+    uvicorn.run(create_app(scheduler=with_scheduler), host=host, port=port, log_level="info")
+
+
+@app.command("scheduler")
+@handle_errors
+def scheduler_command() -> None:
+    """Run only the scheduler, in the foreground, until SIGTERM or Ctrl-C.
+
+    For deployments that run the web app without it (`freshness serve --no-scheduler`).
+    Jobs: sweep (hourly and at start-up), check-in prompts (15 min), deliveries (1 min),
+    inbox import (5 min), maintenance (daily); the intervals are FRESHNESS_*_INTERVAL_SECONDS.
+
+    \b
+    Example:
+      freshness scheduler
+    """
+    from freshness import scheduler
+
+    _session().close()  # refuse to start on an uninitialised database
+    scheduler.configure_logging()
+    scheduler.run_forever(get_settings())
+
+
+@app.command("run")
+@handle_errors
+def run_command(
+    job: str = typer.Argument(..., metavar="JOB", help="sweep, prompts, dispatch, inbox or maintenance."),
+) -> None:
+    """Run one scheduled job now and print its summary (for cron, or to see what it does).
+
+    \b
+    Jobs:
+      sweep        evaluate everyone's reminders and record the changes
+      prompts      send the check-in prompts that are due
+      dispatch     deliver the notifications that are due
+      inbox        check in the photos in the inbox folders
+      maintenance  remove orphaned stored files
+
+    \b
+    Example:
+      freshness run sweep
+    """
+    from freshness import scheduler
+
+    if job not in scheduler.JOBS:
+        raise UsageError(f"unknown job {job!r}: jobs are {', '.join(scheduler.JOBS)}")
+    _session().close()
+    typer.echo(scheduler.run_job(job, get_settings()))
 
 
 # ---------------------------------------------------------------- people

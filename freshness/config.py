@@ -20,6 +20,7 @@ from freshness.identity import DEFAULT_MIN_REFERENCES, DEFAULT_RADIUS
 from freshness.identity import REFERENCES as IDENTITY_REFERENCES
 
 MB = 1024 * 1024
+MAX_INTERVAL = 7 * 86400  # the longest interval a scheduled job may have (a week)
 _GATE = QualityLimits()
 
 
@@ -91,6 +92,17 @@ class Settings(BaseSettings):
     # Webhooks and Apprise: seconds to wait for the other end.
     http_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # The scheduler (README, "The scheduler"): seconds between two runs of each job; 0 turns
+    # a job off. The sweep also runs at start-up.
+    sweep_interval_seconds: int = Field(default=3600, ge=0, le=MAX_INTERVAL)
+    prompts_interval_seconds: int = Field(default=900, ge=0, le=MAX_INTERVAL)
+    dispatch_interval_seconds: int = Field(default=60, ge=0, le=MAX_INTERVAL)
+    inbox_interval_seconds: int = Field(default=300, ge=0, le=MAX_INTERVAL)
+    maintenance_interval_seconds: int = Field(default=86400, ge=0, le=MAX_INTERVAL)
+    # Inbox import (README, "The inbox folder"): a file is taken once it has not changed for
+    # this many seconds (a photo still being copied or synced is left for the next run).
+    inbox_settle_seconds: int = Field(default=30, ge=0, le=86400)
+
     @field_validator("policy", mode="before")
     @classmethod
     def _parse_policy(cls, value: Any) -> Any:
@@ -129,6 +141,11 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.home / "blobs"
+
+    @property
+    def inbox_dir(self) -> Path:
+        """Holds one optional folder per person (named by their id) for photos to check in."""
+        return self.home / "inbox"
 
 
 def _setting_errors(exc: ValidationError) -> str:

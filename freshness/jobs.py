@@ -129,3 +129,15 @@ def maintenance(settings: Settings | None = None, now: datetime | None = None) -
     if any(removed.values()):
         log.info("maintenance: %s", removed)
     return removed
+
+
+def inbox(settings: Settings | None = None, now: datetime | None = None):
+    """Check in the photos people dropped into their inbox folders (see ``freshness.inbox``)."""
+    from freshness import clock
+    from freshness.inbox import import_inbox
+
+    settings = settings or get_settings()
+    report = import_inbox(settings, now or clock.utcnow())
+    if report.checked_in or report.refused or report.errors:
+        log.info("inbox: %s", report.summary())
+    return report

@@ -14,9 +14,14 @@ from freshness.config import Settings
 from freshness.db import dispose_engines, get_engine
 
 
+def _ours(name, type_, parent_names) -> bool:
+    """The scheduler's job store keeps its own table (freshness.scheduler.TABLE): not a model."""
+    return not (type_ == "table" and name == "apscheduler_jobs")
+
+
 def _diff(settings: Settings) -> list:
     with get_engine(settings).connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": _ours})
         return compare_metadata(context, SQLModel.metadata)
 
 
@@ -34,6 +39,19 @@ def test_it_notices_when_models_and_migrations_disagree(home) -> None:
     with get_engine(settings).begin() as connection:
         connection.execute(text("ALTER TABLE person ADD COLUMN stray INTEGER"))
     assert _diff(settings) != []  # the comparison above can fail
+
+
+def test_it_ignores_the_scheduler_job_store_table_but_nothing_else(home) -> None:
+    from freshness.scheduler import TABLE, build_scheduler
+
+    settings = Settings()
+    migrate.upgrade(settings)
+    build_scheduler(settings)  # creates the job store's table
+    assert TABLE in inspect(get_engine(settings)).get_table_names()
+    assert _diff(settings) == []
+    with get_engine(settings).begin() as connection:
+        connection.execute(text("CREATE TABLE stray (id INTEGER PRIMARY KEY)"))
+    assert [d[0] for d in _diff(settings)] == ["remove_table"]
 
 
 def test_it_enables_sqlite_pragmas(home) -> None:

@@ -84,6 +84,11 @@ KEY_LINES: list[tuple[str, str]] = [
     ("freshness channel enable 2", "enabled webhook channel #2"),
     ("freshness channel remove 2", "removed webhook channel #2 of Ada Lovelace"),
     ("freshness notifications", "attempt 1: the webhook answered 410 Gone"),
+    ("freshness run sweep", "sweep: evaluated 1 people"),
+    ("freshness run prompts", "prompts: 0 check-in prompt(s) sent"),  # Ada joined today: due in 30 days
+    ("freshness run dispatch", "dispatch: 0 delivered"),
+    ("freshness run inbox", "inbox: 0 checked in, 0 refused"),
+    ("freshness run maintenance", "orphaned file(s)"),
 ]
 
 
@@ -124,7 +129,8 @@ def _fresh_home(path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_every_readme_example_runs(workdir: Path, home: Path, monkeypatch: pytest.MonkeyPatch,
                                    request: pytest.FixtureRequest) -> None:
-    examples = [e for e in readme_examples() if not e.startswith("freshness serve")]  # serve: tests/test_serve.py
+    # long-running: serve in tests/test_serve.py, serve and scheduler in tests/test_scheduler.py
+    examples = [e for e in readme_examples() if not e.startswith(("freshness serve", "freshness scheduler"))]
     # a prepared home: Ada with a headshot, three selfies and a recorded reminder
     prepared = _fresh_home(home / "prepared", monkeypatch)
     run("init")

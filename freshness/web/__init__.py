@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -12,12 +15,31 @@ from freshness.db import get_engine
 from freshness.migrate import current_revision, head_revision
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def _with_scheduler(settings: Settings):
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from starlette.concurrency import run_in_threadpool
+
+        from freshness import scheduler
+
+        running = await run_in_threadpool(scheduler.start, settings)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(scheduler.stop, running)  # waits for a running job to finish
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None, *, scheduler: bool = False) -> FastAPI:
+    """The app; with ``scheduler`` it also runs the job scheduler while it serves (started
+    before the first request, stopped after the last one; see ``freshness.scheduler``)."""
     settings = settings or get_settings()
     app = FastAPI(
         title="freshness",
         version=__version__,
         description="Headshot freshness and likeness monitor.",
+        lifespan=_with_scheduler(settings) if scheduler else None,
     )
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
