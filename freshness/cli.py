@@ -370,6 +370,7 @@ def person_set(
     prompt_hour: Optional[int] = typer.Option(None, "--prompt-hour", help="Local hour (0-23) for check-in prompts.", metavar="HH"),
     policy: list[str] = typer.Option([], "--policy", help="Override one rule setting for this person, NAME=VALUE (repeatable; see docs/rules.md).", metavar="NAME=VALUE"),
     reset_policy: bool = typer.Option(False, "--reset-policy", help="Drop this person's rule overrides first."),
+    notify_resolved: Optional[bool] = typer.Option(None, "--notify-resolved/--no-notify-resolved", help="Also send a message when a reminder resolves (default: only when one opens or re-opens)."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Change a person's details or their own reminder-rule settings.
@@ -383,10 +384,12 @@ def person_set(
 
     with _session() as session:
         who = resolve_person(session, person)
+        if notify_resolved is not None:  # saved with the other changes, or not at all
+            who.notify_resolved = notify_resolved
         who = update_person(session, who, email=email, sector=sector, timezone=tz, checkin_every_days=checkin_every,
                             prompt_hour=prompt_hour, policy=policy, reset_policy=reset_policy, now=utcnow())
         if as_json:
-            _emit_json(person_dict(who))
+            _emit_json({**person_dict(who), "notify_resolved": who.notify_resolved})
         else:
             overrides = ", ".join(f"{k}={v}" for k, v in (who.policy_overrides or {}).items()) or "none"
             from freshness.words import local_time
@@ -394,6 +397,8 @@ def person_set(
             typer.echo(f"updated {who.name} (#{who.id}): every {who.checkin_every_days} days, "
                        f"time zone {who.timezone}, sector {who.sector or '-'}; rule overrides: {overrides}")
             typer.echo(f"next check-in prompt: {local_time(who.next_prompt_at, who.timezone)}")
+            if notify_resolved is not None:
+                typer.echo(f"messages when a reminder resolves: {'on' if who.notify_resolved else 'off'}")
 
 
 @person_app.command("delete")
@@ -997,6 +1002,296 @@ def reminders_snooze(
         when = datetime.combine(day, time(0, 0), ZoneInfo(tz)).astimezone(timezone.utc)
         r = snooze(session, reminder_id, when, utcnow())
     typer.echo(f"reminder #{r.id} ({r.kind}) snoozed until {day.isoformat()}")
+
+
+# ---------------------------------------------------------------- channels and the delivery log
+
+
+channel_app = typer.Typer(
+    help="""Where a person's reminders and check-in prompts go: add, list, test, enable and remove channels.
+
+    \b
+    Examples:
+      freshness channel add "Ada Lovelace" --webhook https://hooks.example.org/freshness
+      freshness channel test 1
+    """,
+    no_args_is_help=True,
+)
+app.add_typer(channel_app, name="channel")
+
+
+def _channel_id_arg() -> Any:
+    return typer.Argument(..., metavar="ID", help="The channel's id (see `freshness channel list PERSON`).")
+
+
+def _channel_state(channel: Any, tz: str) -> str:
+    from freshness.words import local_date
+
+    if channel.enabled:
+        return "enabled"
+    since = f" since {local_date(channel.disabled_at, tz)}" if channel.disabled_at else ""
+    return f"disabled{since}" + (f": {channel.disabled_reason}" if channel.disabled_reason else "")
+
+
+@channel_app.command("add")
+@handle_errors
+def channel_add(
+    person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
+    email: Optional[str] = typer.Option(None, "--email", help="An e-mail address (sent over SMTP, see FRESHNESS_SMTP_*).", metavar="ADDRESS"),
+    apprise: Optional[str] = typer.Option(None, "--apprise", help="An Apprise URL: ntfy://, tgram://, slack://, discord://, matrix://, json://, ...", metavar="URL"),
+    webhook: Optional[str] = typer.Option(None, "--webhook", help="An http(s) URL that receives signed JSON POSTs.", metavar="URL"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Add a notification channel: exactly one of --email, --apprise or --webhook.
+
+    A webhook gets a signing secret, printed once: give it to the receiver, which
+    checks every request's signature with it (README, "Webhooks").
+
+    \b
+    Examples:
+      freshness channel add "Ada Lovelace" --email ada@example.org
+      freshness channel add "Ada Lovelace" --apprise ntfy://ntfy.sh/ada-headshots
+      freshness channel add "Ada Lovelace" --webhook https://hooks.example.org/freshness
+    """
+    from freshness.channels import add_channel, channel_dict, mask_target
+    from freshness.people import resolve_person
+
+    given = [(kind, value) for kind, value in (("email", email), ("apprise", apprise), ("webhook", webhook))
+             if value is not None]
+    if len(given) != 1:
+        raise UsageError("give exactly one of --email ADDRESS, --apprise URL or --webhook URL"
+                         + (f" (got {' and '.join('--' + kind for kind, _ in given)})" if given else ""))
+    kind, target = given[0]
+    with _session() as session:
+        who = resolve_person(session, person)
+        added = add_channel(session, who, kind, target, utcnow())
+    channel = added.channel
+    if as_json:
+        _emit_json({**channel_dict(channel), "secret": added.secret, "warnings": added.warnings})
+        return
+    for warning in added.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(f"added {kind} channel #{channel.id} for {who.name}: {mask_target(kind, channel.target)}")
+    if added.secret:
+        from freshness.words import webhook_secret_help
+
+        typer.echo(f"signing secret (shown once, store it now): {added.secret}")
+        typer.echo(webhook_secret_help())
+    typer.echo(f"send a test message: freshness channel test {channel.id}")
+
+
+@channel_app.command("list")
+@handle_errors
+def channel_list(
+    person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """A person's channels: kind, target (credentials masked), enabled or disabled and why.
+
+    \b
+    Example:
+      freshness channel list "Ada Lovelace"
+    """
+    from freshness.channels import channel_dict, list_channels, mask_target
+    from freshness.people import resolve_person
+    from freshness.words import local_date
+
+    with _session() as session:
+        who = resolve_person(session, person)
+        channels = list_channels(session, who)
+    if as_json:
+        _emit_json([channel_dict(c) for c in channels])
+        return
+    if not channels:
+        typer.echo(f"{who.name} has no channel: add one with `freshness channel add`")
+        return
+    rows = [[c.id, c.kind, mask_target(c.kind, c.target), _channel_state(c, who.timezone),
+             local_date(c.created_at, who.timezone)] for c in channels]
+    typer.echo(_table(["id", "kind", "target", "state", "added"], rows))
+
+
+@channel_app.command("test")
+@handle_errors
+def channel_test(channel_id: int = _channel_id_arg(), as_json: bool = JsonOpt) -> None:
+    """Send a test message to a channel now and report the result.
+
+    Exit status 0 when it was delivered, 1 when not (with the error). A permanent
+    error (a webhook answering 4xx, an address the mail server rejects) disables
+    the channel, as it would for a reminder.
+
+    \b
+    Example:
+      freshness channel test 1
+    """
+    from freshness.channels import get_channel, mask_target, send_test
+    from freshness.models import Person
+    from freshness.words import channel_test_failed, local_time
+
+    with _session() as session:
+        channel = get_channel(session, channel_id)
+        tz = session.get(Person, channel.person_id).timezone  # type: ignore[union-attr]
+        result = send_test(session, channel, get_settings(), utcnow)
+    if as_json:
+        _emit_json(result.as_dict())
+    elif result.sent:
+        typer.echo(f"test message delivered to {channel.kind} channel #{channel.id} "
+                   f"({mask_target(channel.kind, channel.target)}) at {local_time(result.delivery.sent_at, tz)}")
+    if not result.sent:
+        if not as_json:
+            error = (result.delivery.last_error or "unknown error").removeprefix("attempt 1: ")
+            _error(channel_test_failed(channel.id, error, disabled=result.disabled))  # type: ignore[arg-type]
+        raise typer.Exit(1)
+
+
+@channel_app.command("enable")
+@handle_errors
+def channel_enable(channel_id: int = _channel_id_arg()) -> None:
+    """Enable a channel again after fixing what disabled it.
+
+    Messages cancelled while it was disabled are not sent; new ones are.
+
+    \b
+    Example:
+      freshness channel enable 2
+    """
+    from freshness.channels import enable_channel, get_channel, mask_target
+    from freshness.models import Person
+
+    with _session() as session:
+        channel = get_channel(session, channel_id)
+        tz = session.get(Person, channel.person_id).timezone  # type: ignore[union-attr]
+        was = _channel_state(channel, tz)
+        changed = enable_channel(session, channel)
+    what = f"{channel.kind} channel #{channel.id} ({mask_target(channel.kind, channel.target)})"
+    if not changed:
+        typer.echo(f"{what} is already enabled")
+        return
+    typer.echo(f"enabled {what}; it had been {was}")
+    typer.echo(f"send a test message: freshness channel test {channel.id}")
+
+
+@channel_app.command("remove")
+@handle_errors
+def channel_remove(channel_id: int = _channel_id_arg()) -> None:
+    """Remove a channel: its pending messages are cancelled first, so it is sent nothing more.
+
+    Its delivery history goes with it.
+
+    \b
+    Example:
+      freshness channel remove 1
+    """
+    from freshness.channels import get_channel, mask_target, remove_channel
+    from freshness.models import Person
+
+    with _session() as session:
+        channel = get_channel(session, channel_id)
+        who = session.get(Person, channel.person_id)
+        cancelled = remove_channel(session, channel, utcnow())
+    typer.echo(f"removed {channel.kind} channel #{channel.id} of {who.name} "  # type: ignore[union-attr]
+               f"({mask_target(channel.kind, channel.target)}); "
+               f"{cancelled} pending message{'' if cancelled == 1 else 's'} cancelled")
+
+
+@app.command()
+@handle_errors
+def notifications(
+    person: Optional[str] = typer.Argument(None, help="The person's id or name (default: everyone).", metavar="PERSON"),
+    limit: int = typer.Option(50, "--limit", help="Show at most N notifications (1-1000).", metavar="N"),
+    before: Optional[int] = typer.Option(None, "--before", help="Only those older than notification ID (the next page).", metavar="ID"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """The delivery log, newest first: each message (reminder, check-in prompt, test)
+    and, per channel, its state, attempts, last error and next attempt.
+
+    \b
+    Example:
+      freshness notifications "Ada Lovelace" --limit 20
+    """
+    from freshness.channels import delivery_log
+    from freshness.people import resolve_person
+    from freshness.words import local_time
+
+    with _session() as session:
+        who = resolve_person(session, person) if person else None
+        entries, more = delivery_log(session, who, limit=limit, before=before)
+    if as_json:
+        _emit_json([e.as_dict() for e in entries])
+    elif not entries:
+        typer.echo("no notifications" + (" before #" + str(before) if before is not None else "")
+                   + (f" for {who.name}" if who else ""))
+    else:
+        rows = []
+        for e in entries:
+            tz = e.person.timezone
+            head = [local_time(e.notification.created_at, tz)] + ([] if who else [e.person.name]) + [
+                f"#{e.notification.id} {e.notification.kind}", e.notification.subject]
+            if not e.deliveries:
+                rows.append(head + ["-", "no channel", "", "", ""])
+            for d, c in e.deliveries:
+                nxt = local_time(d.next_attempt_at, tz) if d.next_attempt_at and d.status == "pending" else ""
+                rows.append(head + [f"#{c.id} {c.kind}", d.status, d.attempts, nxt, d.last_error or ""])
+        headers = ["when"] + ([] if who else ["person"]) + ["notification", "subject", "channel", "state",
+                                                              "attempts", "next attempt", "last error"]
+        typer.echo(_table(headers, rows))
+    if more and not as_json:
+        page = ["freshness notifications"] + ([f'"{who.name}"'] if who else []) + [
+            f"--limit {limit}", f"--before {entries[-1].notification.id}"]
+        typer.echo(f"older notifications: {' '.join(page)}", err=True)
+
+
+@person_app.command("calendar")
+@handle_errors
+def person_calendar(
+    person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
+    rotate: bool = typer.Option(False, "--rotate", help="Make a new address; the old one stops working."),
+    revoke: bool = typer.Option(False, "--revoke", help="Stop the feed: its address stops working."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """The person's calendar subscription address (refresh dates, next check-in).
+
+    The address holds a secret: it is shown once, when it is made (only a hash is
+    stored). Showing it again means making a new one with --rotate.
+
+    \b
+    Examples:
+      freshness person calendar "Ada Lovelace"
+      freshness person calendar "Ada Lovelace" --rotate
+      freshness person calendar "Ada Lovelace" --revoke
+    """
+    from freshness.links import calendar_feed
+    from freshness.people import new_calendar_token, resolve_person, revoke_calendar_token
+
+    if rotate and revoke:
+        raise UsageError("choose one of --rotate and --revoke")
+    with _session() as session:
+        who = resolve_person(session, person)
+        if revoke:
+            revoked = revoke_calendar_token(session, who)
+        elif who.calendar_token_sha256 is not None and not rotate:
+            raise UsageError(f"{who.name} already has a calendar feed; its address was shown once, when it was "
+                             f"made, and is not stored. For a new address (the old one stops working) run: "
+                             f"freshness person calendar {who.id} --rotate")
+        else:
+            token, revoked = new_calendar_token(session, who)
+    person_ref = {"id": who.id, "name": who.name}
+    if revoke:
+        if as_json:
+            _emit_json({"person": person_ref, "url": None, "revoked": revoked})
+        else:
+            typer.echo(f"calendar feed of {who.name} (#{who.id}) revoked: its address answers 404 now"
+                       if revoked else f"{who.name} (#{who.id}) has no calendar feed: nothing to revoke")
+        return
+    url = calendar_feed(get_settings(), token)
+    if as_json:
+        _emit_json({"person": person_ref, "url": url, "revoked": revoked})
+        return
+    typer.echo(f"calendar feed of {who.name} (#{who.id}), shown once (anyone with this address can read "
+               f"the dates in it; --rotate makes a new one):")
+    typer.echo(url)
+    if revoked:
+        typer.echo("the previous address no longer works: subscribe to this one instead")
+    typer.echo("subscribe to it in your calendar app (\"add calendar from URL\"); it updates itself")
 
 
 def main() -> None:  # console-script entry point

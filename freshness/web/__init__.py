@@ -56,4 +56,7 @@ def create_app(settings: Settings | None = None, *, scheduler: bool = False) -> 
             200 if ok else 503,
         )
 
+    from freshness.web.calendar import calendar_router
+
+    app.include_router(calendar_router(settings))
     return app
