@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
 
-from freshness.clock import utcnow
+from freshness import clock as _clock
 from freshness.config import Settings, get_settings
 from freshness.db import get_engine
 
@@ -44,7 +44,7 @@ def sweep(settings: Settings | None = None, now: datetime | None = None, batch: 
     from freshness.reminders import evaluate_person
 
     settings = settings or get_settings()
-    now = now or utcnow()
+    now = now or _clock.utcnow()
     report = SweepReport()
     started = _time.perf_counter()
     last_id = 0
@@ -72,20 +72,20 @@ def prompts(settings: Settings | None = None, now: datetime | None = None):
 
     settings = settings or get_settings()
     with _session(settings) as session:
-        report = send_due_prompts(session, settings, now or utcnow())
+        report = send_due_prompts(session, settings, now or _clock.utcnow())
     if report.sent or report.scheduled:
         log.info("prompts: %s sent, %s scheduled", report.sent, report.scheduled)
     return report
 
 
-def dispatch(settings: Settings | None = None, clock: Callable[[], datetime] = utcnow, transports=None):
+def dispatch(settings: Settings | None = None, clock: Callable[[], datetime] | None = None, transports=None):
     """Send the deliveries that are due (see ``freshness.notify.outbox``)."""
     from freshness.notify.outbox import dispatch as run
     from freshness.notify.transports import Transports
 
     settings = settings or get_settings()
     with _session(settings) as session:
-        report = run(session, transports or Transports(settings), settings, clock)
+        report = run(session, transports or Transports(settings), settings, clock or (lambda: _clock.utcnow()))
     if report.attempted or report.cancelled:
         log.info("dispatch: %s sent, %s to retry, %s given up, %s cancelled", report.sent, report.retried,
                  report.dead, report.cancelled)
@@ -99,7 +99,7 @@ def maintenance(settings: Settings | None = None, now: datetime | None = None) -
     from freshness.models import Checkin, Headshot
 
     settings = settings or get_settings()
-    now = now or utcnow()
+    now = now or _clock.utcnow()
     store = BlobStore(settings.blob_dir)
     cutoff = (now - timedelta(days=1)).timestamp()
     with _session(settings) as session:
@@ -133,11 +133,10 @@ def maintenance(settings: Settings | None = None, now: datetime | None = None) -
 
 def inbox(settings: Settings | None = None, now: datetime | None = None):
     """Check in the photos people dropped into their inbox folders (see ``freshness.inbox``)."""
-    from freshness import clock
     from freshness.inbox import import_inbox
 
     settings = settings or get_settings()
-    report = import_inbox(settings, now or clock.utcnow())
+    report = import_inbox(settings, now or _clock.utcnow())
     if report.checked_in or report.refused or report.errors:
         log.info("inbox: %s", report.summary())
     return report

@@ -72,16 +72,26 @@ def _maintenance_summary(removed: dict[str, int]) -> str:
     return f"{removed['orphaned_files']} orphaned file(s) and {removed['temporary_files']} temporary file(s) removed"
 
 
+def _send_now(settings: Settings) -> str:
+    """What the sweep or the prompts just wrote goes out at once, not at the next dispatch tick
+    (dispatching is safe beside the dispatch job: each delivery is claimed once)."""
+    from freshness import jobs
+
+    return "; then " + _dispatch_summary(jobs.dispatch(settings, clock=_now))
+
+
 def _call_sweep(settings: Settings) -> str:
     from freshness import jobs
 
-    return _sweep_summary(jobs.sweep(settings, _now()))
+    report = jobs.sweep(settings, _now())
+    return _sweep_summary(report) + (_send_now(settings) if report.transitions else "")
 
 
 def _call_prompts(settings: Settings) -> str:
     from freshness import jobs
 
-    return _prompts_summary(jobs.prompts(settings, _now()))
+    report = jobs.prompts(settings, _now())
+    return _prompts_summary(report) + (_send_now(settings) if report.sent else "")
 
 
 def _call_dispatch(settings: Settings) -> str:
