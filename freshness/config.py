@@ -92,6 +92,15 @@ class Settings(BaseSettings):
     # Webhooks and Apprise: seconds to wait for the other end.
     http_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # The web app and the API (README, "Web app and API"). The secret signs session cookies
+    # and CSRF tokens; left unset, one is generated at first use and kept (mode 0600) in
+    # <FRESHNESS_HOME>/secret_key. The admin token manages persons over the API (unset: no
+    # admin API).
+    secret_key: str | None = Field(default=None, min_length=32)
+    admin_token: str | None = Field(default=None, min_length=24)
+    session_days: float = Field(default=30.0, gt=0, le=365)
+    signin_link_minutes: float = Field(default=60.0, gt=0, le=7 * 24 * 60)
+
     # The scheduler (README, "The scheduler"): seconds between two runs of each job; 0 turns
     # a job off. The sweep also runs at start-up.
     sweep_interval_seconds: int = Field(default=3600, ge=0, le=MAX_INTERVAL)

@@ -68,9 +68,22 @@ class ApiToken(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     person_id: int = _fk("person.id")
     token_sha256: str = Field(max_length=64, unique=True)
+    label: Optional[str] = Field(default=None, max_length=100)  # what the person calls it ("phone")
     created_at: datetime = _utc()
     last_used_at: Optional[datetime] = _utc(nullable=True)
     revoked_at: Optional[datetime] = _utc(nullable=True)
+
+
+class SignInLink(SQLModel, table=True):
+    """A one-time sign-in link (only the sha256 of its token is stored)."""
+
+    model_config = _DEFERRED  # type: ignore[assignment]
+    id: Optional[int] = Field(default=None, primary_key=True)
+    person_id: int = _fk("person.id")
+    token_sha256: str = Field(max_length=64, unique=True)
+    created_at: datetime = _utc()
+    expires_at: datetime = _utc()
+    used_at: Optional[datetime] = _utc(nullable=True)
 
 
 class Headshot(SQLModel, table=True):
@@ -214,5 +227,6 @@ __all__ = [
     "Person",
     "Reminder",
     "ReminderEvent",
+    "SignInLink",
     "utcnow",
 ]

@@ -129,8 +129,7 @@ def add_person(
     schedule(session, person)
     if email is not None:  # the address given "for reminders" is their first channel
         session.add(Channel(person_id=person.id, kind="email", target=email, created_at=now))
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(person_id=person.id, token_sha256=hash_token(token), created_at=now))
+    token = _new_api_token(session, person.id, now, "created with the person")  # type: ignore[arg-type]
     session.commit()
     return person, token
 
@@ -317,3 +316,106 @@ def person_by_calendar_token(session: Session, token: str) -> Person | None:
     if not token.startswith(CALENDAR_TOKEN_PREFIX) or len(token) > 200:
         return None
     return session.exec(select(Person).where(Person.calendar_token_sha256 == hash_token(token))).first()
+
+
+# ---------------------------------------------------------------- API tokens
+
+MAX_TOKEN_LENGTH = 200
+
+
+def _new_api_token(session: Session, person_id: int, now: datetime, label: str | None) -> str:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(person_id=person_id, token_sha256=hash_token(token), label=label, created_at=now))
+    return token
+
+
+def create_token(session: Session, person: Person, now: datetime, label: str | None = None) -> tuple[ApiToken, str]:
+    """A new API token for the person (shown once; only its sha256 is stored)."""
+    label = (label or "").strip() or None
+    if label is not None and len(label) > 100:
+        raise UsageError("a token's label must be at most 100 characters")
+    token = _new_api_token(session, person.id, now, label)  # type: ignore[arg-type]
+    session.commit()
+    row = session.exec(select(ApiToken).where(ApiToken.token_sha256 == hash_token(token))).one()
+    return row, token
+
+
+def list_tokens(session: Session, person: Person) -> list[ApiToken]:
+    return list(session.exec(select(ApiToken).where(ApiToken.person_id == person.id).order_by(ApiToken.id)).all())
+
+
+def revoke_token(session: Session, person: Person, token_id: int, now: datetime) -> ApiToken:
+    """Revoke one of the person's tokens (another person's token id is 'not found')."""
+    row = session.get(ApiToken, token_id)
+    if row is None or row.person_id != person.id:
+        raise NotFound(f"{person.name} has no API token with id {token_id}")
+    if row.revoked_at is None:
+        row.revoked_at = now
+        session.add(row)
+        session.commit()
+    return row
+
+
+def token_dict(row: ApiToken) -> dict[str, Any]:
+    return {"id": row.id, "label": row.label, "created_at": _iso(row.created_at),
+            "last_used_at": _iso(row.last_used_at), "revoked_at": _iso(row.revoked_at)}
+
+
+def person_by_token(session: Session, token: str, now: datetime | None = None) -> Person | None:
+    """The person an API token belongs to, or None (unknown, malformed or revoked).
+
+    The lookup is by the token's sha256 (an index); the stored digest is then compared in
+    constant time, so neither the lookup nor the comparison tells how close a guess was.
+    ``last_used_at`` is refreshed at most once a minute.
+    """
+    import hmac
+
+    if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    digest = hash_token(token)
+    row = session.exec(select(ApiToken).where(ApiToken.token_sha256 == digest)).first()
+    if row is None or row.revoked_at is not None or not hmac.compare_digest(row.token_sha256, digest):
+        return None
+    if now is not None and (row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60):
+        row.last_used_at = now
+        session.add(row)
+        session.commit()
+    return session.get(Person, row.person_id)
+
+
+# ---------------------------------------------------------------- one-time sign-in links
+
+SIGNIN_PREFIX = "frlink_"
+
+
+def create_signin_link(session: Session, person: Person, now: datetime, valid_for: timedelta) -> str:
+    """A one-time sign-in token for the person, valid for ``valid_for`` (only its sha256 is stored)."""
+    from freshness.models import SignInLink
+
+    token = SIGNIN_PREFIX + secrets.token_urlsafe(32)
+    session.add(SignInLink(person_id=person.id, token_sha256=hash_token(token), created_at=now,
+                           expires_at=now + valid_for))
+    session.commit()
+    return token
+
+
+def use_signin_link(session: Session, token: str, now: datetime) -> Person | None:
+    """The person a sign-in link is for, marking it used (a conditional update: a link opens
+    one session, even when opened twice at once); None if unknown, used or expired."""
+    from sqlalchemy import update
+
+    from freshness.models import SignInLink
+
+    if not isinstance(token, str) or not token.startswith(SIGNIN_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    digest = hash_token(token)
+    changed = session.execute(
+        update(SignInLink)
+        .where(SignInLink.token_sha256 == digest, SignInLink.used_at.is_(None), SignInLink.expires_at > now)  # type: ignore[union-attr,arg-type,operator]
+        .values(used_at=now)
+    ).rowcount
+    session.commit()
+    if changed != 1:
+        return None
+    link = session.exec(select(SignInLink).where(SignInLink.token_sha256 == digest)).one()
+    return session.get(Person, link.person_id)

@@ -148,7 +148,7 @@ def test_rotating_revokes_the_old_address_and_nothing_is_revealed(client: TestCl
     new = urlsplit(rotated["url"]).path
     assert new != old
     gone = client.get(old)
-    assert (gone.status_code, gone.json()) == (404, {"detail": "Not Found"})
+    assert (gone.status_code, gone.json()) == (404, {"code": "not_found", "message": "Not Found"})
     assert gone.content == unknown_route.content and gone.headers["content-type"] == "application/json"
     assert client.get(new).status_code == 200
     head = client.head(new)

@@ -56,6 +56,11 @@ def create_app(settings: Settings | None = None, *, scheduler: bool = False) -> 
             200 if ok else 503,
         )
 
+    app.state.settings = settings
+    from freshness.web import errors
+
+    errors.install(app)
+
     from freshness.web.calendar import calendar_router
 
     app.include_router(calendar_router(settings))

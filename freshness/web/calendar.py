@@ -97,7 +97,9 @@ def build_calendar(session: Session, person: Person, settings: Settings, now: da
 
 def _not_found() -> JSONResponse:
     # exactly what any unknown path answers: nothing tells a wrong token from a revoked one
-    return JSONResponse({"detail": "Not Found"}, status_code=404)
+    from freshness.web.errors import error_body
+
+    return JSONResponse(error_body("not_found", "Not Found"), status_code=404)
 
 
 def calendar_router(settings: Settings) -> APIRouter:
