@@ -15,12 +15,10 @@ import socket
 import ssl
 import subprocess
 import textwrap
-import threading
 from datetime import date, datetime, timedelta, timezone
 from email import message_from_bytes
 from email.policy import default as default_policy
 from email.utils import parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -42,6 +40,7 @@ from freshness.notify.transports import Transports
 from freshness.reminders import evaluate_person
 from tests import dbseed
 from tests.conftest import IN_CI, REPO
+from tests.receivers import Answer, Request, receiver_fixture
 
 UTC = timezone.utc
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
@@ -363,47 +362,7 @@ def test_implicit_tls(settings, smtp_server, pki, monkeypatch) -> None:
 # ------------------------------------------------------------------ a real HTTP server
 
 
-class Receiver:
-    """An HTTP server on 127.0.0.1 that records every request and answers from ``answers``
-    (status codes, then 200 once they are used up)."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.answers: list[int | tuple[int, dict[str, str]]] = []
-        self.accepted = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                receiver.requests.append({"path": self.path, "headers": self.headers, "body": body})
-                answer = receiver.answers.pop(0) if receiver.answers else 200
-                status, extra = answer if isinstance(answer, tuple) else (answer, {})
-                receiver.accepted += 200 <= status < 300
-                self.send_response(status)
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
+receiver = receiver_fixture()
 
 
 def readme_receiver_check():
@@ -423,13 +382,13 @@ def test_the_readme_and_the_module_show_receivers_the_same_check() -> None:
 
 def test_a_webhook_arrives_signed_as_the_readme_tells_receivers_to_check(session, settings, receiver, clocks) -> None:
     secret = webhook.new_secret()
-    refresh_due(session, "webhook", f"{receiver.url}/hooks/freshness", secret)
+    refresh_due(session, "webhook", receiver.url("/hooks/freshness"), secret)
     report = outbox.dispatch(session, Transports(settings), settings, clocks)
     assert (report.sent, report.errors) == (1, [])
     d, note = the_delivery(session), the_notification(session)
     (request,) = receiver.requests
-    headers, body = request["headers"], request["body"]
-    assert request["path"] == "/hooks/freshness" and headers["content-type"] == "application/json"
+    headers, body = request.headers, request.body
+    assert request.path == "/hooks/freshness" and headers["content-type"] == "application/json"
     assert headers["webhook-id"] == d.idempotency_key and headers["webhook-timestamp"] == str(int(NOW.timestamp()))
     assert re.fullmatch(r"v1,[A-Za-z0-9+/]{43}=", headers["webhook-signature"])
     assert json.loads(body) == {
@@ -452,7 +411,7 @@ def test_a_webhook_arrives_signed_as_the_readme_tells_receivers_to_check(session
 def test_a_webhook_failing_twice_gets_one_accepted_delivery(session, settings, receiver, clocks) -> None:
     secret = webhook.new_secret()
     receiver.answers = [500, 500]
-    refresh_due(session, "webhook", f"{receiver.url}/hook", secret)
+    refresh_due(session, "webhook", receiver.url("/hook"), secret)
     for wait in (0, 60, 180):  # the backoff: 60 s, then twice that
         clocks.at(NOW + timedelta(seconds=wait))
         outbox.dispatch(session, Transports(settings), settings, clocks)
@@ -461,17 +420,17 @@ def test_a_webhook_failing_twice_gets_one_accepted_delivery(session, settings, r
     d = the_delivery(session)
     assert (d.status, d.attempts, d.last_error) == ("sent", 3, None)
     assert len(receiver.requests) == 3 and receiver.accepted == 1
-    assert {r["headers"]["webhook-id"] for r in receiver.requests} == {d.idempotency_key}
-    assert len({r["body"] for r in receiver.requests}) == 1  # the same body every time
+    assert {r.headers["webhook-id"] for r in receiver.requests} == {d.idempotency_key}
+    assert len({r.body for r in receiver.requests}) == 1  # the same body every time
     check = readme_receiver_check()
     for request, wait in zip(receiver.requests, (0, 60, 180)):  # each attempt signed at its own time
-        assert request["headers"]["webhook-timestamp"] == str(int(NOW.timestamp()) + wait)
-        assert check(secret, request["headers"], request["body"], now=NOW.timestamp() + wait)
+        assert request.headers["webhook-timestamp"] == str(int(NOW.timestamp()) + wait)
+        assert check(secret, request.headers, request.body, now=NOW.timestamp() + wait)
 
 
 def test_a_webhook_answering_410_disables_the_channel(session, settings, receiver, clocks) -> None:
     receiver.answers = [410]
-    _, channel = refresh_due(session, "webhook", f"{receiver.url}/gone", webhook.new_secret())
+    _, channel = refresh_due(session, "webhook", receiver.url("/gone"), webhook.new_secret())
     report = outbox.dispatch(session, Transports(settings), settings, clocks)
     assert (report.sent, report.dead) == (0, 1)
     d = the_delivery(session)
@@ -493,22 +452,22 @@ def test_each_webhook_answer_is_delivered_retried_or_permanent(settings, receive
     for status, error in expected.items():
         receiver.answers = [status]
         if error is None:
-            transport.send(receiver.url, webhook.new_secret(), message())
+            transport.send(receiver.url(""), webhook.new_secret(), message())
             continue
         with pytest.raises(error) as caught:
-            transport.send(receiver.url, webhook.new_secret(), message())
+            transport.send(receiver.url(""), webhook.new_secret(), message())
         assert type(caught.value) is error, status
         assert caught.value.reason.startswith(f"the webhook answered {status} "), caught.value.reason
     assert len(receiver.requests) == len(expected)
 
 
 def test_a_redirect_is_not_followed(settings, receiver) -> None:
-    receiver.answers = [(308, {"location": f"{receiver.url}/moved"})]
+    receiver.answers = [Answer(308, {"location": receiver.url("/moved")})]
     with pytest.raises(PermanentError) as caught:
-        webhook.WebhookTransport(settings).send(f"{receiver.url}/old", webhook.new_secret(), message())
+        webhook.WebhookTransport(settings).send(receiver.url("/old"), webhook.new_secret(), message())
     assert caught.value.reason == (f"the webhook answered 308 Permanent Redirect; redirects are not followed: "
-                                   f"use {receiver.url}/moved")
-    assert [r["path"] for r in receiver.requests] == ["/old"]
+                                   f"use {receiver.url('/moved')}")
+    assert [r.path for r in receiver.requests] == ["/old"]
 
 
 def test_a_webhook_that_is_down_or_silent_is_retried(settings) -> None:
@@ -555,15 +514,15 @@ def test_the_signature_matches_the_standard_webhooks_reference_example() -> None
 # ------------------------------------------------------------------ Apprise
 
 
-def posted(request: dict[str, Any]) -> dict[str, str]:
-    if request["headers"]["content-type"].startswith("application/json"):
-        return json.loads(request["body"])
-    return {k: v[0] for k, v in parse_qs(request["body"].decode()).items()}
+def posted(request: Request) -> dict[str, str]:
+    if request.headers["content-type"].startswith("application/json"):
+        return json.loads(request.body)
+    return {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
 
 
 @pytest.mark.parametrize("scheme", ["json", "form"])
 def test_an_apprise_url_delivers_the_subject_and_the_text(session, settings, receiver, clocks, scheme) -> None:
-    target = f"{scheme}://127.0.0.1:{receiver.url.rsplit(':', 1)[1]}/notify"
+    target = f"{scheme}://127.0.0.1:{receiver.port}/notify"
     assert validate(target, settings) is None
     refresh_due(session, "apprise", target)
     report = outbox.dispatch(session, Transports(settings), settings, clocks)
@@ -571,7 +530,7 @@ def test_an_apprise_url_delivers_the_subject_and_the_text(session, settings, rec
     note = the_notification(session)
     (request,) = receiver.requests
     fields = posted(request)
-    assert request["path"] == "/notify"
+    assert request.path == "/notify"
     assert (fields["title"], fields["message"]) == (note.subject, note.text)
     assert the_delivery(session).status == "sent"
 
@@ -580,7 +539,7 @@ def test_an_apprise_service_that_fails_is_retried_and_a_url_apprise_cannot_use_d
                                                                                           clocks) -> None:
     receiver.answers = [503]
     with pytest.raises(TemporaryError) as caught:
-        AppriseTransport(settings).send(f"json://127.0.0.1:{receiver.url.rsplit(':', 1)[1]}/", None, message())
+        AppriseTransport(settings).send(f"json://127.0.0.1:{receiver.port}/", None, message())
     assert caught.value.reason.startswith("the Apprise service (json://…) did not take the message: ")
     assert "503" in caught.value.reason
     bad = "nope://token@somewhere"

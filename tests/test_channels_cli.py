@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,49 +18,12 @@ from sqlmodel import Session, select
 
 from tests.clitools import run, run_json, snapshot
 from tests.conftest import FROZEN_NOW
+from tests.receivers import Receiver, receiver_fixture
 
 ADA = "Ada Lovelace"
 
 
-class Receiver:
-    """An HTTP server on loopback that records every POST and answers with the next status of
-    ``answers`` (then ``default``)."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.answers: list[int] = []
-        self.default = 204
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                receiver.requests.append({"path": self.path, "headers": dict(self.headers.items()), "body": body})
-                status = receiver.answers.pop(0) if receiver.answers else receiver.default
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
+receiver = receiver_fixture(default=204)
 
 
 @pytest.fixture
@@ -196,13 +157,13 @@ def test_it_sends_a_signed_test_message_to_a_real_webhook(ada: Path, receiver: R
     secret = _webhook(receiver.url("/freshness"))["secret"]
     out = run("channel", "test", "1").stdout
     assert out == "test message delivered to webhook channel #1 (http://127.0.0.1:%d/freshness) at " \
-                  "2026-11-28 16:30 CET\n" % receiver.server.server_address[1]
+                  "2026-11-28 16:30 CET\n" % receiver.port
     assert len(receiver.requests) == 1
     request = receiver.requests[0]
-    assert request["path"] == "/freshness"
-    assert webhook.verify(secret, request["headers"], request["body"], now=FROZEN_NOW)
-    assert not webhook.verify(secret, request["headers"], request["body"] + b" ", now=FROZEN_NOW)
-    body = json.loads(request["body"])
+    assert request.path == "/freshness"
+    assert webhook.verify(secret, request.headers, request.body, now=FROZEN_NOW)
+    assert not webhook.verify(secret, request.headers, request.body + b" ", now=FROZEN_NOW)
+    body = json.loads(request.body)
     assert body["type"] == "channel.test" and body["kind"] == "test"
     assert body["subject"] == "freshness: test message"
     assert body["text"].startswith("This is a test of your webhook channel #1.")
@@ -210,7 +171,7 @@ def test_it_sends_a_signed_test_message_to_a_real_webhook(ada: Path, receiver: R
     assert body["data"]["person"] == {"id": 1, "name": ADA}
     [delivery] = _deliveries()
     assert (delivery.status, delivery.attempts, delivery.last_error) == ("sent", 1, None)
-    assert request["headers"]["webhook-id"] == delivery.idempotency_key
+    assert request.headers["webhook-id"] == delivery.idempotency_key
 
     result = run_json("channel", "test", "1")
     assert result["sent"] is True and result["channel_disabled"] is False
@@ -222,13 +183,13 @@ def test_it_sends_a_signed_test_message_to_a_real_webhook(ada: Path, receiver: R
 
 
 def test_it_sends_a_test_message_through_an_apprise_url(ada: Path, receiver: Receiver) -> None:
-    port = receiver.server.server_address[1]
+    port = receiver.port
     added = run_json("channel", "add", ADA, "--apprise", f"json://127.0.0.1:{port}/apprise")
     assert added["target"] == f"json://127.0.0.1:{port}/****"
     run("channel", "test", str(added["id"]))
     [request] = receiver.requests
-    assert request["path"] == "/apprise"
-    assert json.loads(request["body"])["title"] == "freshness: test message"
+    assert request.path == "/apprise"
+    assert json.loads(request.body)["title"] == "freshness: test message"
 
 
 def test_a_permanent_error_disables_the_channel_and_says_so(ada: Path, receiver: Receiver) -> None:
@@ -319,8 +280,8 @@ def test_removing_a_channel_cancels_its_pending_deliveries(ada: Path, receiver: 
 
     report = jobs.dispatch(clock=lambda: clock.now)
     assert (report.sent, report.attempted) == (1, 1)
-    assert [r["path"] for r in receiver.requests] == ["/kept"]
-    assert json.loads(receiver.requests[0]["body"])["type"] == "reminder.opened"
+    assert [r.path for r in receiver.requests] == ["/kept"]
+    assert json.loads(receiver.requests[0].body)["type"] == "reminder.opened"
     assert run("channel", "remove", "1").stdout.endswith("; 0 pending messages cancelled\n")
 
 

@@ -9,7 +9,6 @@ for what they wait for, and "nothing more happens" is watched for a few seconds 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -17,13 +16,11 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -35,6 +32,7 @@ from freshness.models import Channel
 from tests import dbseed
 from tests.clitools import run
 from tests.conftest import REPO
+from tests.receivers import Receiver, receiver_fixture
 
 UTC = timezone.utc
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
@@ -48,65 +46,7 @@ FAST = {  # every job every second
 }
 
 
-# ---------------------------------------------------------------- a webhook receiver on loopback
-
-
-class Receiver:
-    """Records every POST (its webhook-id and JSON body). With ``block_first``, the first request
-    is held without an answer until ``release`` is set (the sender hangs mid-dispatch)."""
-
-    def __init__(self, block_first: bool = False):
-        self.requests: list[tuple[str, dict]] = []
-        self.lock = threading.Lock()
-        self.first_arrived = threading.Event()
-        self.release = threading.Event()
-        self.block_first = block_first
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                with receiver.lock:
-                    receiver.requests.append((self.headers.get("webhook-id"), json.loads(body)))
-                    first = len(receiver.requests) == 1
-                if first:
-                    receiver.first_arrived.set()
-                    if receiver.block_first:
-                        receiver.release.wait(60)
-                try:
-                    self.send_response(200)
-                    self.send_header("content-length", "0")
-                    self.end_headers()
-                except OSError:  # the sender was killed meanwhile
-                    pass
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def ids(self) -> Counter:
-        with self.lock:
-            return Counter(i for i, _ in self.requests)
-
-    def of_type(self, kind: str) -> list[dict]:
-        with self.lock:
-            return [body for _, body in self.requests if body["type"] == kind]
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
+receiver = receiver_fixture()
 
 
 # ---------------------------------------------------------------- data and processes
@@ -213,7 +153,7 @@ def settings(ready: Path) -> Settings:
 
 def test_serve_runs_the_scheduler_and_prompts_a_due_person_exactly_once(
         settings: Settings, ready: Path, receiver: Receiver) -> None:
-    pid = due_person(settings, "Pat", receiver.url)
+    pid = due_person(settings, "Pat", receiver.url())
     dispose_engines()
     proc, _ = serve(ready, **FAST)
     try:
@@ -244,7 +184,7 @@ def test_no_delivery_is_lost_or_duplicated_when_the_process_is_killed_mid_dispat
         settings: Settings, ready: Path) -> None:
     receiver = Receiver(block_first=True)
     try:
-        due_person(settings, "Pat", receiver.url)
+        due_person(settings, "Pat", receiver.url())
         dispose_engines()
         env = {**FAST, "FRESHNESS_DELIVERY_LEASE_SECONDS": "2"}
         first, _ = serve(ready, **env)
@@ -276,7 +216,7 @@ def test_no_delivery_is_lost_or_duplicated_when_the_process_is_killed_mid_dispat
 
 def test_two_schedulers_on_one_database_send_each_prompt_and_delivery_once(
         settings: Settings, ready: Path, receiver: Receiver) -> None:
-    people = [due_person(settings, name, receiver.url) for name in ("Ann", "Bob", "Cyd", "Dee")]
+    people = [due_person(settings, name, receiver.url()) for name in ("Ann", "Bob", "Cyd", "Dee")]
     dispose_engines()
     procs = [Proc(["scheduler"], ready, **FAST), Proc(["scheduler"], ready, **FAST)]
     try:
@@ -331,7 +271,7 @@ def test_a_restart_after_downtime_runs_a_missed_job_once(settings: Settings, rea
 
 
 def test_serve_without_the_scheduler_schedules_nothing(settings: Settings, ready: Path, receiver: Receiver) -> None:
-    due_person(settings, "Pat", receiver.url)
+    due_person(settings, "Pat", receiver.url())
     dispose_engines()
     proc, base = serve(ready, "--no-scheduler", **FAST)
     try:

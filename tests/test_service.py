@@ -20,7 +20,8 @@ import pytest
 
 from tests.clitools import run_json
 from tests.test_channels import LoopbackController, Mailbox
-from tests.test_scheduler import Receiver, serve
+from tests.receivers import Receiver
+from tests.test_scheduler import serve
 
 pytestmark = pytest.mark.faces
 
@@ -32,37 +33,18 @@ def signed_by(secret: str, headers: dict[str, str], body: bytes) -> bool:
     return any(sig.split(",", 1)[1] == expected for sig in headers["webhook-signature"].split())
 
 
-class SigningReceiver(Receiver):
-    """The loopback webhook receiver, keeping each request's headers and raw body too."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.raw: list[tuple[dict[str, str], bytes]] = []
-        handler = self.server.RequestHandlerClass
-        receiver = self
-        original = handler.do_POST
-
-        def do_post(self) -> None:  # noqa: ANN001
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            receiver.raw.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.rfile = __import__("io").BytesIO(body)
-            original(self)
-
-        handler.do_POST = do_post
-
-
 def test_a_person_gets_one_refresh_reminder_on_each_channel_within_a_minute_of_serve(
         ready: Path, faces: Path) -> None:
     box = Mailbox()
     smtp = LoopbackController(box, hostname="127.0.0.1", port=0, server_hostname="mail.test")
     smtp.start()
-    hook = SigningReceiver()
+    hook = Receiver()
     try:
         pid = run_json("person", "add", "Ada Lovelace", "--consent", "--email", "ada@example.org",
                        "--timezone", "Europe/London")["id"]
         run_json("headshot", "add", pid, faces / "people/rose_leslie/img1.jpg", "--platform", "linkedin",
                  "--published", "2020-01-01", "--disclosed")
-        secret = run_json("channel", "add", pid, "--webhook", hook.url)["secret"]
+        secret = run_json("channel", "add", pid, "--webhook", hook.url())["secret"]
         env = {"FRESHNESS_SMTP_HOST": "127.0.0.1", "FRESHNESS_SMTP_PORT": str(smtp.port),
                "FRESHNESS_SMTP_SECURITY": "none", "FRESHNESS_SMTP_FROM": "freshness <fresh@example.org>",
                "FRESHNESS_BASE_URL": "https://fresh.example.org"}
@@ -70,11 +52,11 @@ def test_a_person_gets_one_refresh_reminder_on_each_channel_within_a_minute_of_s
         proc, _ = serve(ready, **env)  # the default intervals: sweep hourly (and now), dispatch every minute
         try:
             deadline = started + 60
-            while (not box.received or not hook.raw) and time.monotonic() < deadline:
+            while (not box.received or not hook.requests) and time.monotonic() < deadline:
                 assert proc.proc.poll() is None, proc.output()
                 time.sleep(0.1)
             elapsed = time.monotonic() - started
-            assert box.received and hook.raw, f"nothing within a minute:\n{proc.output()}"
+            assert box.received and hook.requests, f"nothing within a minute:\n{proc.output()}"
             time.sleep(3)  # and nothing more arrives
         finally:
             proc.stop()
@@ -89,7 +71,8 @@ def test_a_person_gets_one_refresh_reminder_on_each_channel_within_a_minute_of_s
     text = mail.get_content()
     assert text.startswith("Your LinkedIn headshot was published on 2020-01-01") and "overdue for a refresh" in text
     assert "Open freshness: https://fresh.example.org/me" in text
-    ((headers, body),) = hook.raw
+    (request,) = hook.requests
+    headers, body = request.headers, request.body
     assert signed_by(secret, headers, body)
     (event,) = hook.of_type("reminder.opened")
     assert event["data"]["reminder"]["kind"] == "refresh_overdue"
