@@ -104,3 +104,31 @@ def ready(home: Path) -> Path:
 
     run("init")
     return home
+
+
+@pytest.fixture
+def settings_overrides() -> dict:
+    """Settings a test file wants different from the defaults (override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def settings(home: Path, settings_overrides: dict):
+    """The settings of a fresh, migrated data directory."""
+    from freshness import migrate
+    from freshness.config import Settings
+
+    s = Settings(**settings_overrides)
+    migrate.upgrade(s)
+    return s
+
+
+@pytest.fixture
+def session(settings):
+    """A database session on the fresh data directory."""
+    from sqlmodel import Session
+
+    from freshness.db import get_engine
+
+    with Session(get_engine(settings), expire_on_commit=False) as s:
+        yield s

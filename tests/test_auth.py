@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import stat
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session
 
-from freshness import migrate
 from freshness.config import Settings
 from freshness.db import get_engine
 from freshness.errors import NotFound, UsageError
@@ -20,19 +18,6 @@ from freshness.people import (
 from freshness.web import auth
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def settings(home: Path) -> Settings:
-    s = Settings()
-    migrate.upgrade(s)
-    return s
-
-
-@pytest.fixture
-def session(settings: Settings):
-    with Session(get_engine(settings), expire_on_commit=False) as s:
-        yield s
 
 
 def test_a_token_opens_its_person_until_it_is_revoked(session: Session) -> None:

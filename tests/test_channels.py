@@ -28,9 +28,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlmodel import Session, select
 
-from freshness import migrate
 from freshness.config import Settings
-from freshness.db import get_engine
 from freshness.models import Channel, Delivery, Notification, Person
 from freshness.notify import outbox, webhook
 from freshness.notify.apprise_channel import AppriseTransport, validate
@@ -51,16 +49,8 @@ FROM = "freshness <reminders@fresh.example.org>"
 
 
 @pytest.fixture
-def settings(home: Path) -> Settings:
-    s = Settings(base_url="https://fresh.example.org/", smtp_from=FROM, http_timeout_seconds=5)
-    migrate.upgrade(s)
-    return s
-
-
-@pytest.fixture
-def session(settings: Settings):
-    with Session(get_engine(settings), expire_on_commit=False) as s:
-        yield s
+def settings_overrides() -> dict:
+    return {"base_url": "https://fresh.example.org/", "smtp_from": FROM, "http_timeout_seconds": 5}
 
 
 class Clocks:

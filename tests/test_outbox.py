@@ -8,12 +8,10 @@ real SMTP and HTTP servers on loopback).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
-
 import pytest
 from sqlmodel import Session, select
 
-from freshness import jobs, migrate, prompts
+from freshness import jobs, prompts
 from freshness.config import Settings
 from freshness.db import get_engine
 from freshness.models import Channel, Delivery, Notification, Person, Reminder, ReminderEvent
@@ -28,16 +26,8 @@ NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 
 
 @pytest.fixture
-def settings(home: Path) -> Settings:
-    s = Settings(base_url="https://fresh.example.org/")
-    migrate.upgrade(s)
-    return s
-
-
-@pytest.fixture
-def session(settings: Settings):
-    with Session(get_engine(settings), expire_on_commit=False) as s:
-        yield s
+def settings_overrides() -> dict:
+    return {"base_url": "https://fresh.example.org/"}
 
 
 def channel(session: Session, p: Person, kind: str = "webhook", target: str = "https://hook.example/x") -> Channel:
