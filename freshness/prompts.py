@@ -73,8 +73,14 @@ def send_due_prompts(session: Session, settings: Settings, now: datetime, batch:
     while True:
         unscheduled = session.exec(select(Person).where(Person.next_prompt_at.is_(None)).limit(batch)).all()  # type: ignore[union-attr]
         for person in unscheduled:
-            schedule(session, person)
-            report.scheduled += 1
+            first = schedule(session, person)
+            session.expunge(person)  # the conditional update below decides, not this object
+            # only if nobody scheduled it meanwhile: another scheduler may have scheduled it and
+            # even sent its prompt already, and overwriting that would send it again
+            report.scheduled += session.execute(
+                update(Person).where(Person.id == person.id, Person.next_prompt_at.is_(None))  # type: ignore[arg-type,union-attr]
+                .values(next_prompt_at=first)
+            ).rowcount
         session.commit()
         if len(unscheduled) < batch:
             break

@@ -12,8 +12,8 @@ import pytest
 from sqlmodel import Session, select
 
 from freshness import jobs, prompts
-from freshness.config import Settings
 from freshness.db import get_engine
+from freshness.config import Settings
 from freshness.models import Channel, Delivery, Notification, Person, Reminder, ReminderEvent
 from freshness.notify import outbox
 from freshness.notify.base import PermanentError, TemporaryError
@@ -352,3 +352,27 @@ def test_maintenance_removes_day_old_orphans_only(session: Session, settings, tm
     removed = jobs.maintenance(settings, NOW)
     assert removed == {"orphaned_files": 1, "temporary_files": 1}
     assert store.exists(kept) and store.exists(fresh) and not store.exists(orphan) and not tmp.exists()
+
+
+def test_a_first_schedule_never_overwrites_one_another_scheduler_made_meanwhile(session: Session, settings,
+                                                                               monkeypatch) -> None:
+    # both schedulers see a person without a next prompt; the other one schedules it and sends
+    # the (overdue) prompt between this one's read and its write
+    p = dbseed.person(session, every=7)
+    dbseed.checkin(session, p, datetime(2025, 1, 1, 9, tzinfo=UTC), {})
+    real = prompts.schedule
+    interleaved = []
+
+    def schedule_after_the_other(s, person):
+        if not interleaved:
+            interleaved.append(True)
+            with Session(get_engine(settings)) as other:
+                assert prompts.send_due_prompts(other, settings, NOW).sent == 1
+        return real(s, person)
+
+    monkeypatch.setattr(prompts, "schedule", schedule_after_the_other)
+    report = prompts.send_due_prompts(session, settings, NOW)
+    assert interleaved and (report.scheduled, report.sent) == (0, 0)
+    assert len(session.exec(select(Notification)).all()) == 1
+    session.expire_all()
+    assert session.get(Person, p.id).next_prompt_at > NOW  # the other's advance stands
