@@ -8,7 +8,7 @@ created are removed, so a refused or failed image leaves nothing behind.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
@@ -126,11 +126,11 @@ def parse_taken(text: str, person: Person) -> datetime:
             parsed = datetime.fromisoformat(raw + "T12:00")
         else:
             parsed = datetime.fromisoformat(raw)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=ZoneInfo(person.timezone))
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # not a date, or one at the very end of the calendar
         raise UsageError(f"cannot read the date {text!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=ZoneInfo(person.timezone))
-    return parsed.astimezone(timezone.utc)
 
 
 def _analyze(ctx: Context, data: bytes, purpose: str) -> tuple[Any, FaceAnalysis]:
@@ -460,3 +460,133 @@ def current_headshot_medians(
         (h, float(statistics.median([_distance(embedding_from_bytes(h.embedding), e) for e in embeddings])))
         for h in active_headshots(session, person.id)  # type: ignore[arg-type]
     ]
+
+
+# ---------------------------------------------------------------- what the CLI and the API answer
+
+
+def parse_as_of(value: str | None, tz: str, now: datetime, option: str = "--as-of") -> datetime:
+    """An evaluation time: a date (the end of that day in the time zone ``tz``; today means
+    now) or a full ISO time (in ``tz`` unless it has an offset); None or empty: now."""
+    from datetime import time as day_time
+
+    if not value:
+        return now
+    raw = value.strip()
+    try:
+        if len(raw) == 10:
+            d = date.fromisoformat(raw)
+            end = datetime.combine(d, day_time(23, 59, 59), ZoneInfo(tz)).astimezone(timezone.utc)
+            return now if d == now.astimezone(ZoneInfo(tz)).date() else end
+        parsed = datetime.fromisoformat(raw)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=ZoneInfo(tz))
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # not a date, or one at the very end of the calendar
+        raise UsageError(f"{option} {value!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+
+
+def checkin_entry(result: CheckinResult, bands: Any) -> dict[str, Any]:
+    """An accepted selfie as ``freshness checkin --json`` and the API show it (without ``file``)."""
+    from freshness.likeness import band
+
+    c = result.checkin
+    return {
+        "accepted": True,
+        "checkin_id": c.id,
+        "taken_at": c.taken_at.isoformat(),
+        "taken_at_source": c.taken_at_source,
+        "distances": [{"headshot_id": h.id, "platform": h.platform, "distance": d, "band": band(d, bands)}
+                      for h, d in result.distances],
+        "quality": c.quality,
+        "note": c.note,
+        "identity": {**result.identity.as_dict(), "note": result.identity_note},
+    }
+
+
+def verdicts_after_checkin(session: Session, person: Person, results: list[dict[str, Any]],
+                           now: datetime) -> list[dict[str, Any]]:
+    """Each active headshot's verdict once these selfies count (as of now, or the latest of them)."""
+    from freshness.reports import status as build_status
+
+    taken = [datetime.fromisoformat(r["taken_at"]) for r in results if r["accepted"]]
+    data = build_status(session, person, max([now, *taken]))
+    return [{"headshot_id": h["id"], "platform": h["platform"], "state": h["state"], "level": h["level"],
+             "band": h["band"], "verdict": h["verdict"]} for h in data["headshots"]]
+
+
+def check_in(
+    session: Session,
+    ctx: Context,
+    person: Person,
+    images: list[tuple[str, Callable[[], bytes]]],
+    *,
+    clock: Callable[[], datetime],
+    taken_at: datetime | None = None,
+    confirm_identity: bool = False,
+) -> dict[str, Any]:
+    """Check in one or more selfies, each on its own (one refused leaves the others
+    accepted), and answer as ``freshness checkin --json``: ``{person, accepted, refused,
+    verdicts, results}``. ``images`` are (name, read) pairs: an ImageRejected raised by
+    ``read`` (a file too large) refuses that image; other errors propagate."""
+    from freshness.reminders import policy_for
+
+    bands = policy_for(person, ctx.settings).bands
+    results: list[dict[str, Any]] = []
+    for name, read in images:
+        entry: dict[str, Any] = {"file": name}
+        try:
+            res = add_checkin(session, ctx, person, read(), now=clock(), taken_at=taken_at,
+                              confirm_identity=confirm_identity)
+        except ImageRejected as exc:
+            entry.update(accepted=False, error=exc.as_dict())
+        else:
+            entry.update(checkin_entry(res, bands))
+        results.append(entry)
+    verdicts = verdicts_after_checkin(session, person, results, clock())
+    refused = sum(1 for r in results if not r["accepted"])
+    return {"person": {"id": person.id, "name": person.name}, "accepted": len(results) - refused,
+            "refused": refused, "verdicts": verdicts, "results": results}
+
+
+def rank_report(
+    session: Session,
+    ctx: Context,
+    person: Person,
+    candidates: list[tuple[str, bytes]],
+    *,
+    now: datetime,
+    recent: int = 5,
+) -> dict[str, Any]:
+    """Rank candidate headshots (nothing stored) and answer as ``freshness headshot rank --json``:
+    ``{person, selfies, selfies_warning, threshold, current, candidates}``."""
+    from freshness.likeness import band
+    from freshness.reminders import policy_for
+
+    policy = policy_for(person, ctx.settings)
+    used, ranked = rank_candidates(session, ctx, person, candidates, recent=recent)
+    current = current_headshot_medians(session, person, used)
+    items: list[dict[str, Any]] = []
+    for position, c in enumerate(ranked, start=1):
+        if c.error is not None:
+            items.append({"rank": None, "file": c.name, "error": c.error.as_dict()})
+            continue
+        median = round(c.median, 4)  # type: ignore[arg-type]
+        warn = words.rank_warning(median, policy.abs_threshold) if median >= policy.abs_threshold else None
+        items.append({
+            "rank": position,
+            "file": c.name,
+            "median_distance": median,
+            "distances": [round(d, 4) for d in c.distances],
+            "band": band(median, policy.bands),
+            "warning": warn,
+            "quality": c.analysis.quality_dict() if c.analysis else None,
+        })
+    newest = used[0].taken_at
+    stale = words.stale_selfies_warning(newest, person.timezone) if now - newest > timedelta(days=365) else None
+    compare = [{"headshot_id": h.id, "platform": h.platform, "median_distance": round(d, 4),
+                "band": band(d, policy.bands)} for h, d in current]
+    return {"person": {"id": person.id, "name": person.name},
+            "selfies": [{"checkin_id": c.id, "taken_at": c.taken_at.isoformat()} for c in used],
+            "selfies_warning": stale, "threshold": policy.abs_threshold, "current": compare,
+            "candidates": items}

@@ -149,22 +149,10 @@ def _parse_date(value: str, option: str) -> date:
 
 def _as_of(value: Optional[str], tz: str, now: Optional[datetime] = None) -> datetime:
     """``--as-of``: a date (the end of that day in the person's time zone; today means
-    now) or a full ISO time; default now."""
-    now = now or utcnow()
-    if not value:
-        return now
-    raw = value.strip()
-    try:
-        if len(raw) == 10:
-            d = date.fromisoformat(raw)
-            end = datetime.combine(d, time(23, 59, 59), ZoneInfo(tz)).astimezone(timezone.utc)
-            return now if d == now.astimezone(ZoneInfo(tz)).date() else end
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        raise UsageError(f"--as-of {value!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=ZoneInfo(tz))
-    return parsed.astimezone(timezone.utc)
+    now) or a full ISO time; default now (``checkins.parse_as_of``)."""
+    from freshness.checkins import parse_as_of
+
+    return parse_as_of(value, tz, now or utcnow())
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
@@ -571,49 +559,24 @@ def headshot_rank(
     Example:
       freshness headshot rank "Ada Lovelace" option1.png option2.png option3.png
     """
-    from freshness.checkins import current_headshot_medians, rank_candidates
-    from freshness.likeness import band
+    from freshness.checkins import rank_report
     from freshness.people import resolve_person
-    from freshness.reminders import policy_for
     from freshness import words
 
     now = utcnow()
     with _session() as session:
         who = resolve_person(session, person)
-        policy = policy_for(who)
-        used, ranked = rank_candidates(session, get_context(), who,
-                                       [(str(p), _read_image(p)) for p in candidates], recent=selfies)
-        current = current_headshot_medians(session, who, used)
-    items = []
-    for position, c in enumerate(ranked, start=1):
-        if c.error is not None:
-            items.append({"rank": None, "file": c.name, "error": c.error.as_dict()})
-            continue
-        median = round(c.median, 4)  # type: ignore[arg-type]
-        warn = words.rank_warning(median, policy.abs_threshold) if median >= policy.abs_threshold else None
-        items.append({
-            "rank": position,
-            "file": c.name,
-            "median_distance": median,
-            "distances": [round(d, 4) for d in c.distances],
-            "band": band(median, policy.bands),
-            "warning": warn,
-            "quality": c.analysis.quality_dict() if c.analysis else None,
-        })
-    newest = used[0].taken_at
-    stale = words.stale_selfies_warning(newest, who.timezone) if now - newest > timedelta(days=365) else None
-    compare = [{"headshot_id": h.id, "platform": h.platform, "median_distance": round(d, 4),
-                "band": band(d, policy.bands)} for h, d in current]
+        data = rank_report(session, get_context(), who, [(str(p), _read_image(p)) for p in candidates],
+                           now=now, recent=selfies)
+    items, compare, used = data["candidates"], data["current"], data["selfies"]
+    stale = data["selfies_warning"]
     refused = sum(1 for i in items if i.get("error"))
     if as_json:
-        _emit_json({"person": {"id": who.id, "name": who.name},
-                    "selfies": [{"checkin_id": c.id, "taken_at": c.taken_at.isoformat()} for c in used],
-                    "selfies_warning": stale, "threshold": policy.abs_threshold, "current": compare,
-                    "candidates": items})
+        _emit_json(data)
     else:
         typer.echo(f"compared with the {len(used)} most recent selfie(s) of {who.name} "
-                   f"(taken {words.local_date(used[-1].taken_at, who.timezone)} to "
-                   f"{words.local_date(newest, who.timezone)})")
+                   f"(taken {words.local_date(used[-1]['taken_at'], who.timezone)} to "
+                   f"{words.local_date(used[0]['taken_at'], who.timezone)})")
         if stale:
             typer.echo(f"warning: {stale}")
         rows = [[i["rank"], i["file"], words.distance_text(i["median_distance"], i["band"]),
@@ -653,43 +616,18 @@ def checkin(
     Example:
       freshness checkin "Ada Lovelace" selfie1.jpg selfie2.jpg --taken 2025-06-01
     """
-    from freshness.checkins import add_checkin, parse_taken
-    from freshness.likeness import band
+    from freshness.checkins import check_in, parse_taken
     from freshness.people import resolve_person
-    from freshness.reminders import policy_for
 
-    ctx = get_context()
-    results: list[dict[str, Any]] = []
     with _session() as session:
         who = resolve_person(session, person)
-        policy = policy_for(who)
         taken_at = parse_taken(taken, who) if taken else None
-        for path in images:
-            entry: dict[str, Any] = {"file": str(path)}
-            try:
-                res = add_checkin(session, ctx, who, _read_image(path), now=utcnow(), taken_at=taken_at,
-                                  confirm_identity=confirm_identity)
-            except ImageRejected as exc:
-                entry.update(accepted=False, error=exc.as_dict())
-            else:
-                c = res.checkin
-                entry.update(
-                    accepted=True,
-                    checkin_id=c.id,
-                    taken_at=c.taken_at.isoformat(),
-                    taken_at_source=c.taken_at_source,
-                    distances=[{"headshot_id": h.id, "platform": h.platform, "distance": d,
-                                "band": band(d, policy.bands)} for h, d in res.distances],
-                    quality=c.quality,
-                    note=c.note,
-                    identity={**res.identity.as_dict(), "note": res.identity_note},
-                )
-            results.append(entry)
-        verdicts = _verdicts_after_checkin(session, who, results)
-    refused = sum(1 for r in results if not r["accepted"])
+        data = check_in(session, get_context(), who, [(str(p), functools.partial(_read_image, p)) for p in images],
+                        clock=utcnow, taken_at=taken_at, confirm_identity=confirm_identity)
+    results, verdicts = data["results"], data["verdicts"]
+    refused = data["refused"]
     if as_json:
-        _emit_json({"person": {"id": who.id, "name": who.name}, "accepted": len(results) - refused,
-                    "refused": refused, "verdicts": verdicts, "results": results})
+        _emit_json(data)
     else:
         from freshness.words import distance_text, local_time
 
@@ -714,16 +652,6 @@ def checkin(
                 typer.echo(f"{r['file']}: refused: {r['error']['message']}")
     if refused:
         raise typer.Exit(3)
-
-
-def _verdicts_after_checkin(session: Session, who: Any, results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each active headshot's verdict once these selfies count (as of now, or the latest of them)."""
-    from freshness.reports import status as build_status
-
-    taken = [datetime.fromisoformat(r["taken_at"]) for r in results if r["accepted"]]
-    data = build_status(session, who, max([utcnow(), *taken]))
-    return [{"headshot_id": h["id"], "platform": h["platform"], "state": h["state"], "level": h["level"],
-             "band": h["band"], "verdict": h["verdict"]} for h in data["headshots"]]
 
 
 @app.command()
@@ -852,21 +780,10 @@ def history(
         return
     if plot is not None and not as_csv:
         typer.echo(f"wrote {plot}", err=True)
-    headers = ["checkin_id", "taken_at"]
-    for h in heads:
-        headers += [f"headshot_{h['id']}_{h['platform']}", f"level_{h['id']}", f"band_{h['id']}"]
-    rows = []
-    for r in data["rows"]:
-        row = [r["checkin_id"], r["taken_at"]]
-        for d in r["distances"]:
-            row += [d["distance"], d["level"], d["band"]]
-        rows.append(row)
     if as_csv:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(headers)
-        writer.writerows([[("" if v is None else v) for v in row] for row in rows])
-        sys.stdout.write(buf.getvalue())
+        from freshness.reports import history_csv
+
+        sys.stdout.write(history_csv(data))
         return
     from freshness.words import distance_text, local_time
 
@@ -1292,6 +1209,109 @@ def person_calendar(
     if revoked:
         typer.echo("the previous address no longer works: subscribe to this one instead")
     typer.echo("subscribe to it in your calendar app (\"add calendar from URL\"); it updates itself")
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+token_app = typer.Typer(
+    help="""A person's API tokens (for the JSON API and the web sign-in): create, list, revoke.
+
+    \b
+    Examples:
+      freshness token create "Ada Lovelace" --label phone
+      freshness token list "Ada Lovelace"
+      freshness token revoke 2
+    """,
+    no_args_is_help=True,
+)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+@handle_errors
+def token_create(
+    person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
+    label: Optional[str] = typer.Option(None, "--label", help="What the person calls it, e.g. phone (at most 100 characters).", metavar="LABEL"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Make a new API token for a person; it is shown once (only its sha256 is stored).
+
+    \b
+    Example:
+      freshness token create "Ada Lovelace" --label phone
+    """
+    from freshness.people import create_token, resolve_person, token_dict
+
+    with _session() as session:
+        who = resolve_person(session, person)
+        row, token = create_token(session, who, utcnow(), label=label)
+    if as_json:
+        _emit_json({**token_dict(row), "person": {"id": who.id, "name": who.name}, "token": token})
+        return
+    typer.echo(f"API token #{row.id} for {who.name}" + (f" ({row.label})" if row.label else "")
+               + ", shown once (store it now):")
+    typer.echo(token)
+    typer.echo("use it as 'Authorization: Bearer <token>' (README, \"API\"); revoke it with "
+               f"`freshness token revoke {row.id}`")
+
+
+@token_app.command("list")
+@handle_errors
+def token_list(
+    person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """A person's API tokens: label, when made, last used, revoked (never the tokens themselves).
+
+    \b
+    Example:
+      freshness token list "Ada Lovelace"
+    """
+    from freshness.people import list_tokens, resolve_person, token_dict
+    from freshness.words import local_time
+
+    with _session() as session:
+        who = resolve_person(session, person)
+        tokens = list_tokens(session, who)
+    if as_json:
+        _emit_json([token_dict(t) for t in tokens])
+        return
+    if not tokens:
+        typer.echo(f"{who.name} has no API token: make one with `freshness token create`")
+        return
+    tz = who.timezone
+    rows = [[t.id, t.label or "", local_time(t.created_at, tz),
+             local_time(t.last_used_at, tz) if t.last_used_at else "never",
+             f"revoked {local_time(t.revoked_at, tz)}" if t.revoked_at else "active"] for t in tokens]
+    typer.echo(_table(["id", "label", "created", "last used", "state"], rows))
+
+
+@token_app.command("revoke")
+@handle_errors
+def token_revoke(token_id: int = typer.Argument(..., metavar="ID", help="The token's id (see `freshness token list PERSON`).")) -> None:
+    """Revoke an API token: it opens nothing from now on (its row stays, marked revoked).
+
+    \b
+    Example:
+      freshness token revoke 2
+    """
+    from freshness.errors import NotFound
+    from freshness.models import ApiToken, Person
+    from freshness.people import revoke_token
+
+    with _session() as session:
+        found = session.get(ApiToken, token_id)
+        who = session.get(Person, found.person_id) if found is not None else None
+        if who is None:
+            raise NotFound(f"no API token with id {token_id} (see `freshness token list PERSON`)")
+        was_revoked = found.revoked_at is not None  # type: ignore[union-attr]
+        row = revoke_token(session, who, token_id, utcnow())
+    label = f" ({row.label})" if row.label else ""
+    if was_revoked:
+        typer.echo(f"API token #{row.id}{label} of {who.name} was already revoked")
+    else:
+        typer.echo(f"revoked API token #{row.id}{label} of {who.name}: it opens nothing from now on")
 
 
 def main() -> None:  # console-script entry point

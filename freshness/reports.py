@@ -257,3 +257,23 @@ def plot_series(session: Session, person: Person, as_of: datetime, headshot_id: 
             resolved=[(r.resolved_at, r.kind) for r in mine if r.resolved_at is not None and r.resolved_at <= as_of],
         ))
     return out
+
+
+def history_csv(data: dict[str, Any]) -> str:
+    """``history`` as CSV: ``checkin_id, taken_at``, then per headshot
+    ``headshot_<id>_<platform>, level_<id>, band_<id>`` (empty cells for no value)."""
+    import csv
+    import io
+
+    headers = ["checkin_id", "taken_at"]
+    for h in data["headshots"]:
+        headers += [f"headshot_{h['id']}_{h['platform']}", f"level_{h['id']}", f"band_{h['id']}"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(headers)
+    for r in data["rows"]:
+        row = [r["checkin_id"], r["taken_at"]]
+        for d in r["distances"]:
+            row += [d["distance"], d["level"], d["band"]]
+        writer.writerow([("" if v is None else v) for v in row])
+    return buf.getvalue()

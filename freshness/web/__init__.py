@@ -64,4 +64,10 @@ def create_app(settings: Settings | None = None, *, scheduler: bool = False) -> 
     from freshness.web.calendar import calendar_router
 
     app.include_router(calendar_router(settings))
+
+    from freshness.web import api, api_limits
+
+    api.install(app)  # the JSON API under /api/v1 and the offline /docs
+    # the upload limit, enforced while a request body streams in (413 before it is all read)
+    app.add_middleware(api_limits.BodyLimitMiddleware, settings=settings)
     return app
