@@ -417,6 +417,39 @@ def person_delete(
                f"{counts['checkins']} check-in(s), {counts['files']} stored file(s)")
 
 
+@person_app.command("link")
+@handle_errors
+def person_link(
+    person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Print a one-time sign-in link to the web app (valid FRESHNESS_SIGNIN_LINK_MINUTES, default 60).
+
+    The link opens one browser session, once; only its sha256 is stored. Give it to the
+    person (it is as good as their password until it is used or expires).
+
+    \b
+    Example:
+      freshness person link "Ada Lovelace"
+    """
+    from freshness.people import create_signin_link, resolve_person
+    from freshness.words import signin_link_text
+
+    settings = get_settings()
+    now = utcnow()
+    valid_for = timedelta(minutes=settings.signin_link_minutes)
+    with _session() as session:
+        who = resolve_person(session, person)
+        token = create_signin_link(session, who, now, valid_for)
+    url = f"{settings.base_url.rstrip('/')}/signin/{token}"
+    if as_json:
+        _emit_json({"person": {"id": who.id, "name": who.name}, "url": url,
+                    "expires_at": (now + valid_for).isoformat()})
+        return
+    typer.echo(signin_link_text(who.name, who.id, now + valid_for, who.timezone, settings.signin_link_minutes))
+    typer.echo(url)
+
+
 # ---------------------------------------------------------------- headshots
 
 

@@ -573,3 +573,164 @@ def calendar_checkin_description(name: str, cadence_days: int, *, link: str | No
     return (f"Your next check-in selfie is due (you check in every {_days(cadence_days)}). A recent selfie is "
             f"how freshness tells whether your published headshots still look like you. Take it in good light, "
             f"facing the camera, without filters, and check in:\n" + "\n".join(ways))
+
+
+# --------------------------------------------------------------------------- web pages and sign-in links
+# (the web pages show the sentences above too; these are the ones only a page or a sign-in link needs)
+
+
+def published_text(published_on: date | str, age_days: int) -> str:
+    """When a headshot was published and how long ago: "published 2025-03-01 (637 days ago)"."""
+    day = published_on if isinstance(published_on, str) else published_on.isoformat()
+    ago = "today" if age_days == 0 else f"{_days(age_days)} ago"
+    return f"published {day} ({ago})"
+
+
+def _iso_day(value: date | str) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def refresh_countdown(due_on: date | str, overdue_on: date | str, today: date | str) -> str:
+    """Where a headshot stands in its refresh window, counted in days from ``today`` (the
+    person's local day): "refresh due in 93 days (2027-03-01)"."""
+    due, overdue, now = _iso_day(due_on), _iso_day(overdue_on), _iso_day(today)
+    if now < due:
+        return f"refresh due in {_days((due - now).days)} ({due.isoformat()})"
+    if now < overdue:
+        return (f"due for a refresh since {due.isoformat()}; overdue in {_days((overdue - now).days)} "
+                f"({overdue.isoformat()})")
+    return f"overdue for a refresh since {overdue.isoformat()}"
+
+
+def next_checkin_text(due_at: datetime | str | None, tz: str | None, today: date | str) -> str:
+    """When the next check-in selfie is due, in the person's local days."""
+    if due_at is None:
+        return "No check-in selfie is scheduled."
+    due = date.fromisoformat(local_date(due_at, tz))
+    now = _iso_day(today)
+    if due > now:
+        return f"Next check-in selfie due on {due.isoformat()}, in {_days((due - now).days)}."
+    if due == now:
+        return f"Your check-in selfie is due today ({due.isoformat()})."
+    return f"Your check-in selfie was due on {due.isoformat()}, {_days((now - due).days)} ago: take one now."
+
+
+def latest_distance_text(distance: float | None, band: str | None, taken_at: datetime | str | None,
+                         tz: str | None) -> str:
+    """The latest distance with its band and when that selfie was taken (as `freshness status` shows it)."""
+    if distance is None:
+        return "no check-in yet"
+    return f"latest {distance_text(distance, band)} ({local_time(taken_at, tz)})"
+
+
+def trend_text(trend: Mapping[str, Any] | None, *, threshold: float | None, projected_on: date | str | None,
+               confidence: float, min_points: int, min_span_days: int, window_days: int) -> str:
+    """The trend line of a headshot's distances, or what it still needs."""
+    if not trend:
+        return (f"trend: not enough check-ins yet ({min_points} over {min_span_days} days within "
+                f"{window_days} days needed)")
+    text = (f"trend {trend['slope_per_year']:+.2f}/year ({confidence * 100:g}% interval "
+            f"{trend['low_per_year']:+.2f} to {trend['high_per_year']:+.2f}, {trend['n']} check-ins over "
+            f"{trend['span_days']:.0f} days)")
+    if projected_on and threshold is not None:
+        day = projected_on if isinstance(projected_on, str) else projected_on.isoformat()
+        text += f"; reaches {threshold:.2f} around {day}"
+    return text
+
+
+def reminder_state_text(state: str, snoozed_until: datetime | str | None = None, tz: str | None = "UTC") -> str:
+    """A reminder's state in a few words: "open", "acknowledged", "snoozed until 2027-02-01"."""
+    if state == "snoozed" and snoozed_until is not None:
+        return f"snoozed until {local_date(snoozed_until, tz)}"
+    return state
+
+
+def reminder_done(action: str, reminder_id: int, kind: str, until: date | str | None = None) -> str:
+    """What acknowledging or snoozing a reminder did."""
+    title = reminder_title(kind)
+    if action == "ack":
+        return (f"Reminder #{reminder_id} ({title}) acknowledged: it stays until its condition clears, "
+                f"and you are not notified about it again.")
+    if action == "snooze":
+        day = until if isinstance(until, str) else until.isoformat() if until else "?"
+        return (f"Reminder #{reminder_id} ({title}) snoozed until {day}: it re-opens then if its condition "
+                f"still holds.")
+    raise ValueError(f"unknown reminder action {action!r}")
+
+
+#: The dashboard without a headshot.
+NO_HEADSHOT_WEB = "No active headshot yet: register the one you publish on the Headshots page."
+
+#: An accepted selfie when no headshot is registered (as `freshness checkin` says it).
+KEPT_FOR_LATER = "no active headshot yet: kept for later comparison"
+
+#: How a not_you refusal on the check-in page says to confirm (see ``identity_refusal``).
+WEB_CONFIRM_IDENTITY = 'choose the same photo again below and press "It is me: check in"'
+
+
+def checkin_accepted(file: str, checkin_id: int, taken_at: datetime | str, tz: str | None, source: str) -> str:
+    """One accepted selfie (as `freshness checkin` says it)."""
+    return f"{file}: accepted as check-in #{checkin_id} (taken {local_time(taken_at, tz)}, from {source})"
+
+
+def checkin_refused(file: str, message: str) -> str:
+    """One refused selfie (as `freshness checkin` says it)."""
+    return f"{file}: refused: {message}"
+
+
+def headshot_added(headshot_id: int, name: str, platform: str, published_on: date | str, ai_generated: bool,
+                   disclosed: bool) -> str:
+    """A registered headshot (as `freshness headshot add` says it)."""
+    return (f"added headshot #{headshot_id} for {name}: {platform}, published {published_on}, "
+            f"{'AI-generated' if ai_generated else 'not AI-generated'}{', disclosed' if disclosed else ''}")
+
+
+def rank_needs_selfies(have: int, need: int) -> str:
+    """Why the ranking form is not offered yet."""
+    return (f"Ranking compares candidate headshots with your most recent check-in selfies: it needs at least "
+            f"{need}, and you have {have}. Take a few check-in selfies first.")
+
+
+def signin_link_text(name: str, person_id: int, expires_at: datetime | str, tz: str | None,
+                     minutes: float) -> str:
+    """The line above a sign-in link printed by `freshness person link`."""
+    return (f"one-time sign-in link for {name} (#{person_id}), valid for {minutes:g} minutes (until "
+            f"{local_time(expires_at, tz)}); it opens one browser session, and only once:")
+
+
+SIGNIN_BAD_TOKEN = ("This token opens nothing: it is unknown or was revoked. Check it, or ask for a one-time "
+                    "sign-in link (`freshness person link NAME` on the server).")
+SIGNIN_LINK_SPENT = ("This sign-in link has expired or was already used: a link opens one session, once. Ask for "
+                     "a new one (`freshness person link NAME` on the server).")
+SIGNIN_NEEDED = "Sign in to see this page."
+SIGNED_OUT = "You are signed out."
+CSRF_REFUSED = ("This form could not be accepted: its security token is missing, wrong or from an earlier "
+                "session. Nothing was changed. Go back, reload the page and try again.")
+SETTINGS_SAVED = "Settings saved."
+RULES_SAVED = "Rule settings saved."
+TOKEN_REVOKED = "API token revoked: it opens nothing from now on."
+TOKEN_CREATED = "Your new API token (shown once, store it now):"
+CANDIDATE_GONE = ("That candidate is no longer held (candidates are kept for an hour after ranking, and only "
+                  "until one of them is registered): upload it again.")
+
+
+def delete_name_mismatch(name: str) -> str:
+    """The delete-everything confirmation did not match."""
+    return f"The name you typed does not match {name!r}: nothing was deleted."
+
+
+def deleted_everything(name: str, person_id: int, counts: Mapping[str, int]) -> str:
+    """What delete-everything removed (as `freshness person delete` says it)."""
+    return (f"deleted {name} (#{person_id}): {counts['headshots']} headshot(s), {counts['checkins']} check-in(s), "
+            f"{counts['files']} stored file(s)")
+
+
+def level_text(level: float | None, band: str | None, level_n: int) -> str:
+    """A headshot's level, as `freshness status` says it."""
+    return f"level (median of the last {level_n} check-in days) {distance_text(level, band)}"
+
+
+#: Under an acknowledged reminder.
+ACKNOWLEDGED_NOTE = "Acknowledged: you are not notified about it again; it resolves once its condition clears."
+#: Under the chart on a narrow screen.
+CHART_SWIPE = "Swipe the chart sideways to see all of it, or open it full size."

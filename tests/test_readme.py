@@ -59,6 +59,7 @@ KEY_LINES: list[tuple[str, str]] = [
     ("freshness person list --json", '"name": "Ada Lovelace"'),
     ("freshness person set", "updated Ada Lovelace (#1): every 14 days"),
     ("freshness person delete", "deleted Ada Lovelace (#1)"),
+    ("freshness person link", "http://127.0.0.1:8000/signin/frlink_"),
     ("freshness headshot add", "added headshot #"),
     ("freshness headshot list", "linkedin"),
     ("freshness headshot rank", "median distance"),

@@ -70,4 +70,7 @@ def create_app(settings: Settings | None = None, *, scheduler: bool = False) -> 
     api.install(app)  # the JSON API under /api/v1 and the offline /docs
     # the upload limit, enforced while a request body streams in (413 before it is all read)
     app.add_middleware(api_limits.BodyLimitMiddleware, settings=settings)
+    from freshness.web import pages
+
+    pages.install(app)  # the web pages, /static, security headers on every response, HTML error pages
     return app
