@@ -554,6 +554,13 @@ def test_unknown_paths_and_methods_answer_json_errors(client: TestClient, ada: t
     error(client.get(f"{API}/headshots/abc", headers=h), 422, "invalid_request")
     error(client.get(f"{API}/headshots/{2**70}", headers=h), 404, "not_found")
     error(client.get(f"{API}/history", params={"format": "xml"}, headers=h), 422, "invalid_request")
+    # a misspelt parameter is refused, not ignored (the answer would be about another time than asked)
+    body = error(client.get(f"{API}/status", params={"asof": "2026-01-01"}, headers=h), 422, "invalid_request")
+    assert body["message"] == "unknown query parameter 'asof': this route takes as_of"
+    assert "takes none" in error(client.get(f"{API}/me?x=1", headers=h), 422, "invalid_request")["message"]
+    # JSON bodies are strict: 0 is not false, "7" is not 7
+    error(client.patch(f"{API}/me", json={"notify_resolved": 0}, headers=h), 422, "invalid_request")
+    error(client.patch(f"{API}/me", json={"prompt_hour": "7"}, headers=h), 422, "invalid_request")
 
 
 # ---------------------------------------------------------------- the CLI's token commands
@@ -715,13 +722,25 @@ def served(client: TestClient, ada: tuple) -> Iterator[tuple[Server, str]]:
     s.stop()
 
 
+def read_response(sock: socket.socket) -> bytes:
+    """One whole HTTP response (headers and its Content-Length of body), within 10 s."""
+    sock.settimeout(10)
+    data = b""
+    while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < int(
+            re.search(rb"(?i)content-length: *(\d+)", data.partition(b"\r\n\r\n")[0]).group(1)):
+        more = sock.recv(65536)
+        if not more:
+            break
+        data += more
+    return data
+
+
 def test_a_real_server_answers_413_before_the_client_has_sent_the_body(server) -> None:
     srv, token = server
     limit = SMALL + FORM_OVERHEAD
     chunk = b"\xff" * 16384
     planned = 40 * limit
     sent = 0
-    response = b""
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
         sock.sendall((f"POST {API}/headshots HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
                       f"Content-Type: multipart/form-data; boundary=b0undary\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -735,12 +754,8 @@ def test_a_real_server_answers_413_before_the_client_has_sent_the_body(server) -
                 break
             sent += len(chunk)
             if sent > limit + 2 * len(chunk):
-                sock.settimeout(10)  # past the limit: the answer must come without our sending the rest
-                response = sock.recv(65536)
-                break
-        if not response:
-            sock.settimeout(10)
-            response = sock.recv(65536)
+                break  # past the limit: the answer must come without our sending the rest
+        response = read_response(sock)
     assert response.startswith(b"HTTP/1.1 413"), response[:200]
     assert b'"code":"too_large"' in response
     assert sent < planned / 10  # answered when a little over the limit had been sent, of 40x as much

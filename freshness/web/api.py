@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Body, Depends, FastAPI, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, FastAPI, File, Form, Query, Request, Response, Security, UploadFile
 from fastapi.responses import HTMLResponse
+from fastapi.security import HTTPBearer
 from sqlmodel import Session, select
 
 from freshness import clock
 from freshness.context import Context
-from freshness.errors import NotFound, UsageError
+from freshness.errors import FreshnessError, NotFound, UsageError
 from freshness.models import ApiToken, Channel, Checkin, Headshot, Person, Reminder
 from freshness.web import api_models as m
 from freshness.web.api_limits import MAX_FILES
@@ -42,8 +43,48 @@ JPEG = {200: {"content": {"image/jpeg": {"schema": {"type": "string", "format": 
 LINK_HEADER = {"Link": {"description": "The next page, when there is one: <URL>; rel=\"next\"",
                         "schema": {"type": "string"}}}
 
-router = APIRouter(prefix=PREFIX, responses=m.ERRORS)
-admin_router = APIRouter(prefix=PREFIX, responses=m.ADMIN_ERRORS, dependencies=[Depends(admin)], tags=["admin"])
+# Declares "Authorization: Bearer" in the OpenAPI schema (the Authorize button of /docs); the
+# checking itself is ``current_person`` / ``admin``.
+BEARER = HTTPBearer(auto_error=False, scheme_name="token",
+                    description="Your API token (freshness token create PERSON); the admin token for /persons.")
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def known_query_only(request: Request) -> None:
+    """Refuse query parameters the route does not take: a misspelt ``?asof=`` would otherwise
+    be ignored without a word, and the answer would be about another time than asked."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    names = _QUERY_NAMES.get(id(route))
+    if names is None:
+        found: set[str] = set()
+        stack = [dependant]
+        while stack:
+            d = stack.pop()
+            found |= {f.alias for f in d.query_params}
+            stack.extend(d.dependencies)
+        names = _QUERY_NAMES[id(route)] = frozenset(found)
+    unknown = sorted(set(request.query_params) - names)
+    if unknown:
+        takes = f"this route takes {', '.join(sorted(names))}" if names else "this route takes none"
+        raise InvalidRequest(
+            f"unknown query parameter{'s' if len(unknown) > 1 else ''} {', '.join(repr(u) for u in unknown)}: {takes}",
+            details={"problems": [{"where": f"query.{name}", "problem": "unknown query parameter"}
+                                  for name in unknown]})
+
+
+class InvalidRequest(FreshnessError):
+    """The request does not fit the route (as a schema validation error: 422 invalid_request)."""
+
+    http_status = 422
+    code = "invalid_request"
+
+
+router = APIRouter(prefix=PREFIX, responses=m.ERRORS, dependencies=[Security(BEARER), Depends(known_query_only)])
+admin_router = APIRouter(prefix=PREFIX, responses=m.ADMIN_ERRORS,
+                         dependencies=[Security(BEARER), Depends(known_query_only), Depends(admin)], tags=["admin"])
 
 Me = Annotated[Person, Depends(current_person)]
 DB = Annotated[Session, Depends(db)]

@@ -23,7 +23,8 @@ class Out(BaseModel):
 
 
 class In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: a JSON body says true/false for a boolean and a number for a number (0 is not false)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # ---------------------------------------------------------------- errors
@@ -86,6 +87,10 @@ class PersonCreated(PersonOut):
 
 
 class PersonIn(In):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"name": "Ada Lovelace", "consent": True, "email": "ada@example.org", "sector": "finance",
+         "timezone": "Europe/London"}]})
+
     name: str = Field(description="Unique (case-insensitive), 1 to 200 characters, not only digits.")
     consent: bool = Field(False, description="The person agrees to biometric processing (required: true).")
     email: Optional[str] = Field(None, description="For reminders: becomes their first channel.")
@@ -99,6 +104,10 @@ class PersonIn(In):
 
 
 class PersonPatch(In):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"checkin_every_days": 14, "prompt_hour": 8, "timezone": "Europe/Berlin", "sector": "healthcare",
+         "policy": {"refresh_due_months": 18}, "notify_resolved": True}]})
+
     email: Optional[str] = None
     sector: Optional[str] = None
     timezone: Optional[str] = None
@@ -144,6 +153,8 @@ class TokenCreated(TokenOut):
 
 
 class TokenIn(In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"label": "phone"}]})
+
     label: Optional[str] = Field(None, description="What you call it (\"phone\"), at most 100 characters.")
 
 
@@ -190,6 +201,9 @@ class HeadshotChanged(HeadshotOut):
 
 
 class HeadshotPatch(In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"disclosed": True},
+                                                              {"platform": "linkedin", "published_on": "2025-03-01"}]})
+
     platform: Optional[str] = Field(None, description="linkedin, resume, portfolio, website, github, x, "
                                                       "company or other.")
     published_on: Optional[Day] = Field(None, description="YYYY-MM-DD, not in the future.")
@@ -405,6 +419,8 @@ class AckOut(ReminderOut):
 
 
 class SnoozeIn(In):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"until": "2027-02-01"}]})
+
     until: Day = Field(description="YYYY-MM-DD: snoozed until the start of that day in your time zone.")
 
 
@@ -439,6 +455,11 @@ class ChannelRemoved(Out):
 
 
 class ChannelIn(In):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"kind": "email", "target": "ada@example.org"},
+        {"kind": "webhook", "target": "https://hooks.example.org/freshness"},
+        {"kind": "apprise", "target": "ntfy://ntfy.sh/ada-headshots"}]})
+
     kind: Literal["email", "apprise", "webhook"]
     target: str = Field(description="An e-mail address, an Apprise URL or an http(s) webhook URL.")
 
