@@ -620,7 +620,8 @@ def _thumbnail(request: Request, digest: str) -> Response:
         data = get_context(settings_of(request)).blobs.get(digest)
     except (FileNotFoundError, ValueError):
         raise NotFound("this thumbnail is not stored") from None
-    return Response(data, media_type="image/jpeg", headers={"cache-control": "private, max-age=86400"})
+    # not cached: once a person deletes everything, no copy of their face stays behind in a browser cache
+    return Response(data, media_type="image/jpeg", headers={"cache-control": "no-store"})
 
 
 @router.get("/me/headshots/{headshot_id}/thumb.jpg")
