@@ -563,6 +563,66 @@ def test_unknown_paths_and_methods_answer_json_errors(client: TestClient, ada: t
     error(client.patch(f"{API}/me", json={"prompt_hour": "7"}, headers=h), 422, "invalid_request")
 
 
+# ---------------------------------------------------------------- the README's curl examples
+
+
+README_FILES = {"ada-ai-headshot.jpg": f"{OBAMA}/obama.jpg", "selfie1.jpg": f"{OBAMA}/obama1.jpg",
+                "selfie2.jpg": f"{OBAMA}/obama2.jpg"}
+
+
+def readme_curl_examples() -> list[str]:
+    from tests.conftest import REPO
+
+    text = (REPO / "README.md").read_text()
+    section = text.split("\n## API\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    return [line for block in blocks for line in block.splitlines() if line.startswith("curl ")]
+
+
+@pytest.mark.faces
+def test_every_curl_example_in_the_readme_works(client: TestClient, faces: Path) -> None:
+    import shlex
+
+    _, h = add_person(client, "Ada Lovelace")
+    token = h["Authorization"].split()[1]
+    examples = readme_curl_examples()
+    assert len(examples) >= 8
+    for line in examples:
+        args = shlex.split(line.replace("$TOKEN", token).replace("$FRESHNESS_ADMIN_TOKEN", ADMIN))
+        method, headers, files, data, content, url, out = None, {}, [], {}, None, None, None
+        it = iter(args[1:])
+        for arg in it:
+            if arg == "-X":
+                method = next(it)
+            elif arg == "-H":
+                name, _, value = next(it).partition(": ")
+                headers[name] = value
+            elif arg == "-F":
+                name, _, value = next(it).partition("=")
+                if value.startswith("@"):
+                    files.append((name, photo(faces, README_FILES[value[1:]])))
+                else:
+                    data[name] = value
+            elif arg == "-d":
+                content = next(it).encode()
+            elif arg == "-o":
+                out = next(it)
+            else:
+                url = arg
+        assert url.startswith("http://127.0.0.1:8000/api/v1/"), line
+        client.get(f"{API}/reminders", headers=h)  # reminders are recorded, as the sweep would have
+        r = client.request(method or ("POST" if files or data or content else "GET"),
+                           url.removeprefix("http://127.0.0.1:8000"), headers=headers, files=files or None,
+                           data=data or None, content=content)
+        assert 200 <= r.status_code < 300, (line, r.status_code, r.text)
+        if out is not None:
+            jpeg_size(r.content)
+        elif "format=csv" in url:
+            assert r.text.startswith("checkin_id,taken_at")
+        elif "/checkins" in url:
+            assert r.json()["accepted"] == 2, r.text
+
+
 # ---------------------------------------------------------------- the CLI's token commands
 
 

@@ -90,6 +90,9 @@ KEY_LINES: list[tuple[str, str]] = [
     ("freshness run dispatch", "dispatch: 0 delivered"),
     ("freshness run inbox", "inbox: 0 checked in, 0 refused"),
     ("freshness run maintenance", "orphaned file(s)"),
+    ("freshness token create", "API token #2 for Ada Lovelace (phone), shown once (store it now):"),
+    ("freshness token list", "created with the person"),
+    ("freshness token revoke", "revoked API token #1 (created with the person) of Ada Lovelace"),
 ]
 
 
