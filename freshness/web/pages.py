@@ -840,6 +840,7 @@ def _headshots_page(request: Request, session: Session, person: Person, *, statu
 @router.get("/me/rank")
 def rank_page(request: Request, session: Session = Depends(db)) -> Response:
     person = _signed_in(request, session)
+    _purge_held(settings_of(request))  # candidates held past their hour
     return _headshots_page(request, session, person)
 
 
