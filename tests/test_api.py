@@ -17,7 +17,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +173,10 @@ def test_it_answers_401_without_a_token_and_404_for_another_persons_ids_on_every
         assert theirs.json()["message"].replace(str(ids[params[0]]), "N") == \
             nothing.json()["message"].replace(str(NO_SUCH_ID), "N"), (method, path)
         owned.append((method, path, body))
+    # an id in the query is scoped the same way
+    theirs = error(client.get(f"{API}/history", params={"headshot": ids["headshot_id"]}, headers=ada_h), 404, "not_found")
+    nothing = error(client.get(f"{API}/history", params={"headshot": NO_SUCH_ID}, headers=ada_h), 404, "not_found")
+    assert theirs["message"].replace(str(ids["headshot_id"]), "N") == nothing["message"].replace(str(NO_SUCH_ID), "N")
     assert snapshot(settings.home) == before  # none of Ada's calls changed anything of Bob's
     assert {p for _, p, _ in owned} >= {f"{API}/headshots/{{headshot_id}}", f"{API}/checkins/{{checkin_id}}/thumbnail",
                                         f"{API}/reminders/{{reminder_id}}/ack", f"{API}/tokens/{{token_id}}",

@@ -118,10 +118,16 @@ def _as_of(value: Optional[str], person: Person) -> datetime:
     return parse_as_of(value, person.timezone, clock.utcnow(), option="as_of")
 
 
-def _files(uploads: list[UploadFile], what: str) -> list[tuple[str, bytes]]:
+def _uploads(uploads: list[UploadFile], what: str) -> list[tuple[str, Any]]:
+    """(name, read) of each uploaded file: read() gives its bytes (Starlette keeps a large
+    upload in a temporary file until then)."""
     if len(uploads) > MAX_FILES:
         raise UsageError(f"send at most {MAX_FILES} {what} in one request, not {len(uploads)}")
-    return [(u.filename or f"{what[:-1]} {i}", u.file.read()) for i, u in enumerate(uploads, start=1)]
+    return [(u.filename or f"{what[:-1]} {i}", u.file.read) for i, u in enumerate(uploads, start=1)]
+
+
+def _files(uploads: list[UploadFile], what: str) -> list[tuple[str, bytes]]:
+    return [(name, read()) for name, read in _uploads(uploads, what)]
 
 
 def _link_next(request: Request, response: Response, **params: Any) -> None:
@@ -321,9 +327,9 @@ def post_checkins(
     from freshness.checkins import check_in, parse_taken
 
     taken = parse_taken(taken_at, person) if taken_at else None
-    files = _files(images, "images")
-    return check_in(session, ctx, person, [(name, (lambda data=data: data)) for name, data in files],
-                    clock=clock.utcnow, taken_at=taken, confirm_identity=confirm_identity)
+    # one image in memory at a time: each is read when its turn comes
+    return check_in(session, ctx, person, _uploads(images, "images"), clock=clock.utcnow, taken_at=taken,
+                    confirm_identity=confirm_identity)
 
 
 @router.get("/checkins/{checkin_id}/thumbnail", response_class=Response, responses=JPEG, tags=["checkins"],
