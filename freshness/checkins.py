@@ -118,6 +118,16 @@ def local_today(person: Person, now: datetime) -> date:
     return now.astimezone(ZoneInfo(person.timezone)).date()
 
 
+# Times outside these years are typing mistakes (and the rules' date arithmetic would leave the calendar).
+EARLIEST, LATEST = datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(9000, 1, 1, tzinfo=timezone.utc)
+
+
+def _in_range(when: datetime, text: str, what: str) -> datetime:
+    if not EARLIEST <= when < LATEST:
+        raise UsageError(f"{what} {text!r} is out of range: give a date from 1900 to 8999")
+    return when
+
+
 def parse_taken(text: str, person: Person) -> datetime:
     """``YYYY-MM-DD`` (noon) or ``YYYY-MM-DDTHH:MM`` in the person's time zone (or with an explicit offset)."""
     raw = text.strip()
@@ -128,9 +138,10 @@ def parse_taken(text: str, person: Person) -> datetime:
             parsed = datetime.fromisoformat(raw)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=ZoneInfo(person.timezone))
-        return parsed.astimezone(timezone.utc)
+        parsed = parsed.astimezone(timezone.utc)
     except (ValueError, OverflowError):  # not a date, or one at the very end of the calendar
         raise UsageError(f"cannot read the date {text!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+    return _in_range(parsed, text, "the date")
 
 
 def _analyze(ctx: Context, data: bytes, purpose: str) -> tuple[Any, FaceAnalysis]:
@@ -477,13 +488,14 @@ def parse_as_of(value: str | None, tz: str, now: datetime, option: str = "--as-o
         if len(raw) == 10:
             d = date.fromisoformat(raw)
             end = datetime.combine(d, day_time(23, 59, 59), ZoneInfo(tz)).astimezone(timezone.utc)
-            return now if d == now.astimezone(ZoneInfo(tz)).date() else end
+            return now if d == now.astimezone(ZoneInfo(tz)).date() else _in_range(end, value, option)
         parsed = datetime.fromisoformat(raw)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=ZoneInfo(tz))
-        return parsed.astimezone(timezone.utc)
+        parsed = parsed.astimezone(timezone.utc)
     except (ValueError, OverflowError):  # not a date, or one at the very end of the calendar
         raise UsageError(f"{option} {value!r} is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+    return _in_range(parsed, value, option)
 
 
 def checkin_entry(result: CheckinResult, bands: Any) -> dict[str, Any]:

@@ -321,6 +321,7 @@ def test_it_refuses_bad_images_and_bad_input_and_stores_nothing(
     good = [photo(faces, f"{OBAMA}/obama3.jpg")]
     assert "YYYY-MM-DD" in error(post_checkin(client, h, good, taken_at="yesterday"), 400, "usage")["message"]
     assert "in the future" in error(post_checkin(client, h, good, taken_at="2999-01-01"), 400, "usage")["message"]
+    assert "from 1900 to 8999" in error(post_checkin(client, h, good, taken_at="0001-01-01"), 400, "usage")["message"]
     many = [(f"{i}.jpg", b"x", "image/jpeg") for i in range(MAX_FILES + 1)]
     assert f"at most {MAX_FILES}" in error(post_checkin(client, h, many), 400, "usage")["message"]
     error(client.post(f"{API}/checkins", data={"taken_at": "2025-01-01"}, headers=h), 422, "invalid_request")
@@ -404,6 +405,10 @@ def test_it_evaluates_acknowledges_and_snoozes_reminders(client: TestClient, set
     error(client.post(f"{API}/reminders/{due}/snooze", json={}, headers=h), 422, "invalid_request")
     assert "as_of" in error(client.get(f"{API}/reminders", params={"as_of": "tomorrow"}, headers=h), 400,
                             "usage")["message"]
+    for far in ("0001-01-01", "9999-12-31T23:59"):  # dates the rules' arithmetic cannot reach: refused, not a 500
+        for path in ("reminders", "status"):
+            assert "from 1900 to 8999" in error(client.get(f"{API}/{path}", params={"as_of": far}, headers=h), 400,
+                                                "usage")["message"]
 
 
 # ---------------------------------------------------------------- me, tokens, channels, notifications
