@@ -6,9 +6,7 @@ person, unreadable file); 3 an image was refused (check-in: any image).
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 import sys
 from datetime import date, datetime, time, timedelta, timezone
@@ -662,7 +660,7 @@ def checkin(
     if as_json:
         _emit_json(data)
     else:
-        from freshness.words import distance_text, local_time
+        from freshness.words import distance_line, local_time
 
         for v in verdicts:
             typer.echo(v["verdict"])
@@ -673,8 +671,7 @@ def checkin(
                 typer.echo(f"{r['file']}: accepted as check-in #{r['checkin_id']} "
                            f"(taken {local_time(r['taken_at'], who.timezone)}, from {r['taken_at_source']})")
                 for d in r["distances"]:
-                    typer.echo(f"  {d['platform']} headshot #{d['headshot_id']}: "
-                               f"{distance_text(d['distance'], d['band'])}")
+                    typer.echo(f"  {distance_line(d)}")
                 if not r["distances"]:
                     typer.echo("  no active headshot yet: kept for later comparison")
                 if r["note"]:
@@ -714,7 +711,7 @@ def status(
 
 
 def _print_status(data: dict, tz: str) -> None:
-    from freshness.words import distance_text, local_time
+    from freshness.words import distance_text, local_time, trend_text
 
     for h in data["headshots"]:
         typer.echo(h["verdict"])
@@ -744,16 +741,11 @@ def _print_status(data: dict, tz: str) -> None:
                 typer.echo(f"  baseline {distance_text(h['baseline'], h['baseline_band'])}; "
                            f"divergence threshold {h['threshold']:.2f}")
             typer.echo(f"  level (median of the last 3 check-in days) {distance_text(h['level'], h['band'])}")
-            t = h["trend"]
-            if t:
-                typer.echo(f"  trend {t['slope_per_year']:+.2f}/year (90% interval {t['low_per_year']:+.2f} to "
-                           f"{t['high_per_year']:+.2f}, {t['n']} check-ins over {t['span_days']:.0f} days)"
-                           + (f"; reaches {h['threshold']:.2f} around {h['projected_divergence_on']}"
-                              if h["projected_divergence_on"] else ""))
-            else:
-                pol = data["policy"]
-                typer.echo(f"  trend: not enough check-ins yet ({pol['drift_min_points']} over "
-                           f"{pol['drift_min_span_days']} days within {pol['drift_window_days']} days needed)")
+            pol = data["policy"]
+            typer.echo("  " + trend_text(h["trend"], threshold=h["threshold"], projected_on=h["projected_divergence_on"],
+                                         confidence=pol["drift_confidence"], min_points=pol["drift_min_points"],
+                                         min_span_days=pol["drift_min_span_days"],
+                                         window_days=pol["drift_window_days"]))
             if h["self_drift"] is not None:
                 typer.echo(f"  self drift (your face now vs your first check-ins): {h['self_drift']:.2f}")
         for r in h["reminders"]:

@@ -100,6 +100,11 @@ def distance_text(d: float | None, band: str | None) -> str:
     return f"{fmt_distance(d)}, {band}" if band else fmt_distance(d)
 
 
+def distance_line(d: Mapping[str, Any]) -> str:
+    """One headshot's distance in a check-in result: "LinkedIn headshot #1: 0.49, good"."""
+    return f"{headshot_name(d['platform'])} #{d['headshot_id']}: {distance_text(d['distance'], d.get('band'))}"
+
+
 def headshot_name(platform: str) -> str:
     """"LinkedIn headshot", "résumé headshot", "published headshot"."""
     key = (platform or "").strip().lower()

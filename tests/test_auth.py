@@ -84,3 +84,19 @@ def test_a_csrf_token_belongs_to_its_session(settings: Settings) -> None:
     assert not auth.check_csrf(settings, auth.session_cookie(settings, 8, NOW), token)
     assert not auth.check_csrf(settings, cookie, None) and not auth.check_csrf(settings, None, token)
     assert not auth.check_csrf(settings, cookie, token[:-1] + ("A" if token[-1] != "A" else "B"))
+
+
+def test_the_sign_in_cookie_reads_the_api_but_changes_nothing(settings, session, clock) -> None:
+    from fastapi.testclient import TestClient
+
+    from freshness.web import create_app
+
+    ada, token = add_person(session, "Ada", consent=True, now=NOW)
+    client = TestClient(create_app(settings))
+    client.cookies.set(auth.SESSION_COOKIE, auth.session_cookie(settings, ada.id, clock.now))
+    assert client.get("/api/v1/me").json()["name"] == "Ada"
+    refused = client.post("/api/v1/tokens", json={"label": "from another site"})
+    assert refused.status_code == 401 and "needs 'Authorization: Bearer <token>'" in refused.json()["message"]
+    assert len(list_tokens(session, ada)) == 1
+    made = client.post("/api/v1/tokens", json={"label": "mine"}, headers={"Authorization": f"Bearer {token}"})
+    assert made.status_code in (200, 201) and len(list_tokens(session, ada)) == 2

@@ -325,6 +325,7 @@ def test_checkin_starts_with_a_verdict_per_headshot(ada: dict, faces: Path) -> N
     assert first.startswith("Your LinkedIn headshot looks like you so far (")
     assert second.startswith("Your website headshot does not look like you so far (diverged): not confirmed")
     assert "taken 2025-02-01 08:15 JST, from given" in out
+    assert re.search(r"^  LinkedIn headshot #1: 0\.\d\d, (strong|good|weak)$", out, flags=re.M)
     data = run_json("checkin", ada["id"], faces / OBAMA / "obama3.jpg", "--taken", "2025-03-01")
     # a second unlike check-in confirms it: the website headshot never looked like her
     assert [v["state"] for v in data["verdicts"]] == ["alike_so_far", "never_alike"]

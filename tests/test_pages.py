@@ -425,7 +425,7 @@ def test_it_checks_in_refuses_with_hints_and_confirms_identity(ada: TestClient, 
     assert r.status_code == 200
     text = _text(r.text)
     assert re.search(r"selfie\.jpg: accepted as check-in #1 \(taken 2026-11-28 15:30 GMT, from received\)", text)
-    assert re.search(r"linkedin headshot #1: 0\.\d\d, (strong|good|weak|diverged)", text)
+    assert re.search(r"LinkedIn headshot #1: 0\.\d\d, (strong|good|weak|diverged)", text)
     assert "far.jpg: refused." in text and "What to do:" in text and "move closer to the camera" in text
     assert "1 accepted, 1 refused." in text
     assert "Your LinkedIn headshot looks like you so far" in text or "Your LinkedIn headshot does not look" in text

@@ -6,7 +6,9 @@
 * The web pages use a session cookie set at sign-in (with a token or a one-time sign-in
   link): ``<person id>.<issued unix time>.<HMAC-SHA256 of both with the secret key>``,
   HttpOnly, SameSite=Lax, Secure when served over https, valid ``session_days``. The API
-  accepts that cookie too, so the pages' own scripts can call it.
+  accepts that cookie for reading only (GET): anything that changes something over the API
+  needs a bearer token, so a signed-in browser cannot be made to change anything by another
+  site.
 * A form's CSRF token is an HMAC of the session cookie: only a page rendered for this
   session can produce it (``csrf_token``/``check_csrf``).
 """
@@ -32,6 +34,7 @@ from freshness.errors import FreshnessError
 from freshness.models import Person
 
 SESSION_COOKIE = "freshness_session"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class Unauthorized(FreshnessError):
@@ -145,6 +148,11 @@ def optional_person(request: Request, session: Session = Depends(db)) -> Person 
             raise Unauthorized("this token opens nothing: it is unknown or was revoked")
         return person
     person_id = person_id_from_cookie(settings, request.cookies.get(SESSION_COOKIE), now)
+    if person_id is not None and request.url.path.startswith("/api/") and request.method not in SAFE_METHODS:
+        # a browser sends the cookie by itself: an API call that changes something must carry
+        # a token, so no other site can make a signed-in browser change anything (CSRF)
+        raise Unauthorized("a request that changes something needs 'Authorization: Bearer <token>': "
+                           "the sign-in cookie only reads")
     return session.get(Person, person_id) if person_id is not None else None
 
 

@@ -703,8 +703,7 @@ async def checkin_upload(request: Request) -> Response:
                     "file": up.name, **entry,
                     "text": words.checkin_accepted(up.name, entry["checkin_id"], entry["taken_at"], tz,
                                                    entry["taken_at_source"]),
-                    "lines": [f"{d['platform']} headshot #{d['headshot_id']}: "
-                              f"{words.distance_text(d['distance'], d['band'])}" for d in entry["distances"]],
+                    "lines": [words.distance_line(d) for d in entry["distances"]],
                     "identity_note": entry["identity"]["note"],
                 })
             now = _now()
