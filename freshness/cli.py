@@ -430,6 +430,7 @@ def person_link(
     Example:
       freshness person link "Ada Lovelace"
     """
+    from freshness.links import signin_page
     from freshness.people import create_signin_link, resolve_person
     from freshness.words import signin_link_text
 
@@ -439,7 +440,7 @@ def person_link(
     with _session() as session:
         who = resolve_person(session, person)
         token = create_signin_link(session, who, now, valid_for)
-    url = f"{settings.base_url.rstrip('/')}/signin/{token}"
+    url = signin_page(settings, token)
     if as_json:
         _emit_json({"person": {"id": who.id, "name": who.name}, "url": url,
                     "expires_at": (now + valid_for).isoformat()})

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(default=None, min_length=24)
     session_days: float = Field(default=30.0, gt=0, le=365)
     signin_link_minutes: float = Field(default=60.0, gt=0, le=7 * 24 * 60)
+    # A check-in prompt carries its own one-time sign-in link (straight to the check-in page),
+    # valid this many hours; 0 sends prompts without one.
+    prompt_link_hours: float = Field(default=72.0, ge=0, le=14 * 24)
 
     # The scheduler (README, "The scheduler"): seconds between two runs of each job; 0 turns
     # a job off. The sweep also runs at start-up.

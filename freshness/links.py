@@ -22,3 +22,8 @@ def checkin_page(settings: Settings) -> str:
 def calendar_feed(settings: Settings, token: str) -> str:
     """The person's calendar subscription (refresh dates, next check-in)."""
     return f"{_base(settings)}/calendar/{token}.ics"
+
+
+def signin_page(settings: Settings, token: str) -> str:
+    """A one-time sign-in link (``freshness person link``, check-in prompts)."""
+    return f"{_base(settings)}/signin/{token}"

@@ -388,14 +388,17 @@ def person_by_token(session: Session, token: str, now: datetime | None = None) -
 SIGNIN_PREFIX = "frlink_"
 
 
-def create_signin_link(session: Session, person: Person, now: datetime, valid_for: timedelta) -> str:
-    """A one-time sign-in token for the person, valid for ``valid_for`` (only its sha256 is stored)."""
+def create_signin_link(session: Session, person: Person, now: datetime, valid_for: timedelta,
+                       *, commit: bool = True) -> str:
+    """A one-time sign-in token for the person, valid for ``valid_for`` (only its sha256 is stored).
+    With ``commit=False`` it joins the caller's transaction."""
     from freshness.models import SignInLink
 
     token = SIGNIN_PREFIX + secrets.token_urlsafe(32)
     session.add(SignInLink(person_id=person.id, token_sha256=hash_token(token), created_at=now,
                            expires_at=now + valid_for))
-    session.commit()
+    if commit:
+        session.commit()
     return token
 
 

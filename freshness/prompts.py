@@ -66,7 +66,7 @@ class PromptReport:
 def send_due_prompts(session: Session, settings: Settings, now: datetime, batch: int = 500) -> PromptReport:
     """Write the check-in prompt of every person whose prompt is due into the outbox (each with
     its advance of ``next_prompt_at``, in one transaction), ``batch`` persons at a time."""
-    from freshness.links import checkin_page
+    from freshness.links import checkin_page, signin_page
     from freshness.notify import outbox
 
     report = PromptReport()
@@ -105,9 +105,17 @@ def send_due_prompts(session: Session, settings: Settings, now: datetime, batch:
                 report.lost_race += 1
                 continue
             inbox = settings.home / "inbox" / str(person_id)
+            signin, until = None, None
+            if settings.prompt_link_hours > 0:  # straight to the check-in page, signed in once
+                from freshness.people import create_signin_link
+
+                valid = timedelta(hours=settings.prompt_link_hours)
+                token = create_signin_link(session, person, now, valid, commit=False)
+                signin, until = f"{signin_page(settings, token)}?next=/me/checkin", now + valid
             subject, text = words.checkin_prompt(
                 person.name, prompt_at, person.timezone, person.checkin_every_days,  # type: ignore[arg-type]
-                link=checkin_page(settings), inbox=str(inbox) if inbox.is_dir() else None)
+                link=checkin_page(settings), inbox=str(inbox) if inbox.is_dir() else None,
+                signin_link=signin, signin_until=until)
             payload = {
                 "type": "checkin.prompt",
                 "person": {"id": person.id, "name": person.name},

@@ -471,11 +471,14 @@ def reminder_notification(
 
 def checkin_prompt(
     name: str, due_at: datetime | str, tz: str | None, cadence_days: int, *, link: str | None = None,
-    inbox: str | None = None,
+    inbox: str | None = None, signin_link: str | None = None, signin_until: datetime | str | None = None,
 ) -> tuple[str, str]:
     """(subject, text) of a check-in prompt: it is time for a selfie, and how to take one."""
     ways = []
-    if link:
+    if signin_link:
+        ways.append(f"- on the web, signed in by this link (once, until {local_time(signin_until, tz)}): "
+                    f"{signin_link}")
+    elif link:
         ways.append(f"- on the web: {link}")
     ways.append(f'- from the command line: freshness checkin "{name}" selfie.jpg')
     if inbox:
@@ -739,3 +742,7 @@ def level_text(level: float | None, band: str | None, level_n: int) -> str:
 ACKNOWLEDGED_NOTE = "Acknowledged: you are not notified about it again; it resolves once its condition clears."
 #: Under the chart on a narrow screen.
 CHART_SWIPE = "Swipe the chart sideways to see all of it, or open it full size."
+
+
+MARKED_DISCLOSED = ("Marked as disclosed: your headshot is labelled as AI-generated where it is published. "
+                    "If a platform strips the label, say so in the caption or the profile text too.")

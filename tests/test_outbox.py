@@ -7,6 +7,7 @@ real SMTP and HTTP servers on loopback).
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlmodel import Session, select
@@ -273,7 +274,14 @@ def test_a_prompt_goes_out_once_per_cycle_at_the_local_hour(session: Session, se
     assert report.sent == 1
     (note,) = session.exec(select(Notification)).all()
     assert note.kind == "prompt" and note.subject == "Time for your check-in selfie"
-    assert "due 2025-05-31 08:00 CEST" in note.text and "https://fresh.example.org/me/checkin" in note.text
+    assert "due 2025-05-31 08:00 CEST" in note.text
+    # a one-time sign-in link straight to the check-in page, valid three days
+    link = re.search(r"signed in by this link \(once, until 2025-06-03 08:00 CEST\): "
+                     r"(https://fresh\.example\.org/signin/(frlink_\S+))\?next=/me/checkin", note.text)
+    assert link is not None, note.text
+    from freshness.people import use_signin_link
+
+    assert use_signin_link(session, link.group(2), datetime(2025, 6, 3, 5, 59, tzinfo=UTC)).id == p.id
     assert 'freshness checkin "Pat" selfie.jpg' in note.text
     session.refresh(p)
     assert p.next_prompt_at == datetime(2025, 6, 30, 6, tzinfo=UTC)  # the next cycle

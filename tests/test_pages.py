@@ -199,7 +199,8 @@ def test_every_form_post_without_a_valid_csrf_token_is_refused(ada: TestClient, 
     bob_csrf = _csrf(bob.get("/me").text)  # a real token, of another session
     before = snapshot(ready)
     for path in paths:
-        url = path.replace("{token}", link).replace("{reminder_id}", "1").replace("{token_id}", "1")
+        url = path.replace("{token}", link).replace("{reminder_id}", "1").replace("{token_id}", "1") \
+            .replace("{headshot_id}", "1")
         for data in ({}, {"csrf": ""}, {"csrf": "forged"}, {"csrf": bob_csrf}):
             data = {**data, "confirm_name": ADA, "until": "2027-01-01", "token": people[ADA], "label": "x",
                     "checkin_every": "7"}
@@ -470,3 +471,22 @@ def test_it_ranks_candidates_and_registers_the_chosen_one(ada: TestClient, faces
     again = ada.post("/me/headshots", data={"csrf": csrf, "held": held, "platform": "website"})
     assert again.status_code == 410 and "no longer held" in again.text
     assert "Your website headshot" in ada.get("/me").text
+
+
+def test_the_disclosure_reminder_has_its_own_action(ada: TestClient, people: dict[str, str], ready: Path) -> None:
+    from freshness.models import Person
+    from tests import dbseed
+
+    with _session() as s:  # an undisclosed AI headshot, and Ada works in finance
+        dbseed.headshot(s, s.get(Person, 1), date(2026, 1, 1), platform="linkedin", disclosed=False)
+    page = ada.get("/me")
+    assert "AI headshot not disclosed" in page.text and 'action="/me/headshots/1/disclosed"' in page.text
+    bob = signed_in(TestClient(_app()), people[BOB])
+    before = snapshot(ready)
+    assert bob.post("/me/headshots/1/disclosed", data={"csrf": _csrf(bob.get("/me").text)}).status_code == 404
+    assert snapshot(ready) == before
+    r = ada.post("/me/headshots/1/disclosed", data={"csrf": _csrf(page.text)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/me?done=disclosed#h1-title"
+    after = ada.get(r.headers["location"]).text
+    assert words.MARKED_DISCLOSED.split(":")[0] in _text(after) and "AI headshot not disclosed" not in after
+    assert run_json("headshot", "list", ADA)[0]["disclosed"] is True

@@ -494,7 +494,8 @@ def _reminder_rows(session: Session, person: Person, views: list[dict]) -> list[
 
 def _notice(request: Request, session: Session, person: Person) -> str | None:
     done = request.query_params.get("done")
-    fixed = {"settings": words.SETTINGS_SAVED, "rules": words.RULES_SAVED, "token-revoked": words.TOKEN_REVOKED}
+    fixed = {"settings": words.SETTINGS_SAVED, "rules": words.RULES_SAVED, "token-revoked": words.TOKEN_REVOKED,
+             "disclosed": words.MARKED_DISCLOSED}
     if done in fixed:
         return fixed[done]
     if done in ("ack", "snooze"):
@@ -602,6 +603,26 @@ async def reminder_snooze(reminder_id: int, request: Request) -> Response:
             when = datetime.combine(day, time(0, 0), ZoneInfo(person.timezone)).astimezone(timezone.utc)
             snooze(session, reminder_id, when, _now())
         return _redirect(f"/me?done=snooze&r={reminder_id}#reminder-{reminder_id}")
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/me/headshots/{headshot_id}/disclosed")
+async def headshot_disclosed(headshot_id: int, request: Request) -> Response:
+    """The disclosure reminder's own action: the headshot is labelled where it is published."""
+    form = await _read_form(request, limit=64 * 1024)
+
+    def work() -> Response:
+        from freshness.checkins import get_headshot, update_headshot
+        from freshness.reminders import evaluate_person
+
+        with _session_of(request) as session:
+            person = _signed_in(request, session)
+            _check_form(request, form)
+            get_headshot(session, person, headshot_id)  # another person's headshot: not found
+            update_headshot(session, headshot_id, now=_now(), disclosed=True)
+            evaluate_person(session, person, _now(), now=_now())  # the reminder resolves at once
+        return _redirect(f"/me?done=disclosed#h{headshot_id}-title")
 
     return await run_in_threadpool(work)
 
