@@ -196,35 +196,54 @@ def add_headshot(
         )
     _, analysis = _analyze(ctx, data, "headshot")
     warnings = analysis.warnings  # failed quality measures, then a face ignored in the background
-    with _stored(session, ctx) as batch:
-        batch.put(data)  # the published original is kept
-        thumb = batch.put(analysis.thumbnail_jpeg)
-        headshot = Headshot(
-            person_id=person.id,
-            platform=platform,
-            published_on=published_on,
-            ai_generated=ai_generated,
-            disclosed=disclosed,
-            image_digest=digest,
-            thumb_digest=thumb,
-            embedding=embedding_to_bytes(analysis.embedding),
-            quality=analysis.quality_dict(),
-            created_at=now,
-        )
-        session.add(headshot)
-        session.flush()
-        checkins = session.exec(select(Checkin).where(Checkin.person_id == person.id)).all()
-        for checkin in checkins:
-            session.add(
-                Measurement(
-                    checkin_id=checkin.id,
-                    headshot_id=headshot.id,
-                    distance=_distance(analysis.embedding, embedding_from_bytes(checkin.embedding)),
-                )
-            )
-        person.last_activity_at = now
-        session.add(person)
+    try:
+        with _stored(session, ctx) as batch:
+            headshot = _store_headshot(session, batch, person, data, digest, analysis, platform=platform,
+                                       published_on=published_on, ai_generated=ai_generated,
+                                       disclosed=disclosed, now=now)
+            checkins = _backfill(session, person, headshot, analysis)
+    except IntegrityError:  # the same image, registered at the same moment by another request
+        raise ImageRejected("this image is already registered as an active headshot", code="duplicate") from None
     return HeadshotResult(headshot=headshot, analysis=analysis, backfilled=len(checkins), warnings=warnings)
+
+
+def _store_headshot(session: Session, batch: BlobBatch, person: Person, data: bytes, digest: str,
+                    analysis: FaceAnalysis, *, platform: str, published_on: date, ai_generated: bool,
+                    disclosed: bool, now: datetime) -> Headshot:
+    batch.put(data)  # the published original is kept
+    thumb = batch.put(analysis.thumbnail_jpeg)
+    headshot = Headshot(
+        person_id=person.id,
+        platform=platform,
+        published_on=published_on,
+        ai_generated=ai_generated,
+        disclosed=disclosed,
+        image_digest=digest,
+        thumb_digest=thumb,
+        embedding=embedding_to_bytes(analysis.embedding),
+        quality=analysis.quality_dict(),
+        created_at=now,
+        active_key=f"{person.id}:{digest}",
+    )
+    session.add(headshot)
+    session.flush()
+    person.last_activity_at = now
+    session.add(person)
+    return headshot
+
+
+def _backfill(session: Session, person: Person, headshot: Headshot, analysis: FaceAnalysis) -> list[Checkin]:
+    """Measure a new headshot against every earlier check-in of the person."""
+    checkins = list(session.exec(select(Checkin).where(Checkin.person_id == person.id)).all())
+    for checkin in checkins:
+        session.add(
+            Measurement(
+                checkin_id=checkin.id,
+                headshot_id=headshot.id,
+                distance=_distance(analysis.embedding, embedding_from_bytes(checkin.embedding)),
+            )
+        )
+    return checkins
 
 
 def retire_headshot(session: Session, headshot_id: int, now: datetime) -> Headshot:
@@ -234,6 +253,7 @@ def retire_headshot(session: Session, headshot_id: int, now: datetime) -> Headsh
     if headshot.retired_at is not None:
         raise UsageError(f"headshot #{headshot_id} was already retired on {headshot.retired_at.date().isoformat()}")
     headshot.retired_at = now
+    headshot.active_key = None  # the same image may be registered again as a new headshot
     session.add(headshot)
     session.commit()
     return headshot

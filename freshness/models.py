@@ -42,6 +42,8 @@ class Person(SQLModel, table=True):
     model_config = _DEFERRED  # type: ignore[assignment]
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, index=True)
+    # freshness.names.name_key(name): unique, so "Straße" and "STRASSE" are one name
+    name_key: str = Field(max_length=200, sa_column_kwargs={"unique": True})
     email: Optional[str] = Field(default=None, max_length=320)
     timezone: str = Field(default="UTC", max_length=64)
     sector: Optional[str] = Field(default=None, max_length=64)
@@ -100,6 +102,12 @@ class Headshot(SQLModel, table=True):
     quality: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _utc()
     retired_at: Optional[datetime] = _utc(nullable=True)
+    # "person:image sha256" while active, NULL once retired: its unique index allows one
+    # active headshot per image per person, even when the same file is added twice at once
+    active_key: Optional[str] = Field(default=None, max_length=80, sa_column_kwargs={"unique": True})
+    # What the file itself says about where it came from (C2PA manifest, IPTC digital source
+    # type): see freshness.provenance; {} when it was not read
+    provenance: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class Checkin(SQLModel, table=True):
@@ -183,6 +191,19 @@ class Channel(SQLModel, table=True):
     created_at: datetime = _utc()
 
 
+class AuditEvent(SQLModel, table=True):
+    """What was done to whose data, kept after the person is gone (README, "Privacy"): never
+    biometric data, names or e-mail addresses, only ids, counts and reasons."""
+
+    model_config = _DEFERRED  # type: ignore[assignment]
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime = _utc(index=True)
+    action: str = Field(max_length=32)  # e.g. forget, purge, export, import, consent_withdrawn
+    person_id: Optional[int] = Field(default=None)  # no foreign key: it outlives the person
+    actor: str = Field(default="system", max_length=32)  # cli | api | web | scheduler | system
+    details: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
 class Notification(SQLModel, table=True):
     """One message to a person, rendered once (so every retry sends the same words):
     a reminder that opened or re-opened, a check-in prompt, or a channel test."""
@@ -218,6 +239,7 @@ class Delivery(SQLModel, table=True):
 
 __all__ = [
     "ApiToken",
+    "AuditEvent",
     "Channel",
     "Checkin",
     "Delivery",

@@ -11,7 +11,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, select
 
+from sqlalchemy.exc import IntegrityError
+
 from freshness.errors import NotFound, UsageError
+from freshness.names import clean_name, name_key
 from freshness.models import ApiToken, Channel, Person
 
 CONSENT_VERSION = "2026-11"
@@ -94,22 +97,23 @@ def add_person(
     """Create a person and an API token. Returns (person, token); only the token's hash is stored."""
     if not consent:
         raise UsageError("consent required: " + CONSENT_TEXT + " Run again with --consent to agree.", code="consent")
-    name = (name or "").strip()
-    if not name or len(name) > 200:
-        raise UsageError("a person's name must be 1 to 200 characters")
-    if name.isdigit():
-        raise UsageError("a person's name cannot be only digits (digits refer to a person's id)")
+    try:
+        name = clean_name(name or "")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if email is not None and not _EMAIL.match(email):
         raise UsageError(f"not an e-mail address: {email!r}")
     if not 1 <= checkin_every_days <= 365:
         raise UsageError(f"--checkin-every must be between 1 and 365 days, got {checkin_every_days}")
     validate_prompt_hour(prompt_hour)
-    lowered = name.lower()
-    same = [p for p in session.exec(select(Person)).all() if p.name.lower() == lowered]
-    if same:
-        raise UsageError(f"a person named {same[0].name!r} already exists (#{same[0].id}); names must be unique")
+    key = name_key(name)
+    same = session.exec(select(Person).where(Person.name_key == key)).first()
+    if same is not None:
+        raise UsageError(f"a person named {same.name!r} already exists (#{same.id}); names must be unique "
+                         "(compared ignoring case and invisible characters)")
     person = Person(
         name=name,
+        name_key=key,
         email=email,
         sector=validate_sector(sector),
         timezone=validate_timezone(timezone),
@@ -123,7 +127,11 @@ def add_person(
         last_activity_at=now,
     )
     session.add(person)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # the same name, added at the same moment by another process
+        session.rollback()
+        raise UsageError(f"a person named {name!r} already exists; names must be unique") from None
     from freshness.prompts import schedule
 
     schedule(session, person)
@@ -142,16 +150,10 @@ def resolve_person(session: Session, ref: str | int) -> Person:
         if person is None:
             raise NotFound(f"no person with id {text}")
         return person
-    matches = session.exec(select(Person).where(Person.name == text)).all()
-    if not matches:
-        lowered = text.lower()
-        matches = [p for p in session.exec(select(Person)).all() if p.name.lower() == lowered]
-    if not matches:
+    person = session.exec(select(Person).where(Person.name_key == name_key(text))).first()
+    if person is None:
         raise NotFound(f"no person named {text!r} (see `freshness person list`)")
-    if len(matches) > 1:
-        ids = ", ".join(str(p.id) for p in matches)
-        raise UsageError(f"{len(matches)} people are named {text!r}; use the id instead ({ids})")
-    return matches[0]
+    return person
 
 
 def list_people(session: Session) -> list[Person]:

@@ -13,13 +13,14 @@ from sqlmodel import Session
 
 from freshness.faces import embedding_to_bytes
 from freshness.models import Checkin, Headshot, Measurement, Person
+from freshness.names import name_key
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
 def person(session: Session, name: str = "Pat", sector: str | None = None, every: int = 30, tz: str = "UTC",
            created: datetime = T0) -> Person:
-    p = Person(name=name, sector=sector, timezone=tz, checkin_every_days=every, policy_overrides={},
+    p = Person(name=name, name_key=name_key(name), sector=sector, timezone=tz, checkin_every_days=every, policy_overrides={},
                consent_version="test", consent_at=created, created_at=created)
     session.add(p)
     session.commit()
