@@ -6,9 +6,7 @@ only decides when (see ``freshness.scheduler``) and the CLI can run any of them 
 from __future__ import annotations
 
 import logging
-import time as _time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
@@ -24,44 +22,14 @@ def _session(settings: Settings) -> Session:
     return Session(get_engine(settings), expire_on_commit=False)
 
 
-@dataclass
-class SweepReport:
-    people: int = 0
-    transitions: int = 0
-    failed: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def summary(self) -> str:
-        return (f"evaluated {self.people} people in {self.seconds:.1f} s: {self.transitions} reminder change(s)"
-                + (f", {len(self.failed)} failed ({'; '.join(self.failed[:3])})" if self.failed else ""))
-
-
-def sweep(settings: Settings | None = None, now: datetime | None = None, batch: int = 500) -> SweepReport:
-    """Evaluate everyone as of now, recording each reminder change once (and its notification).
-    One person's failure (say, invalid overrides) is logged and does not stop the others."""
-    from freshness.errors import FreshnessError
-    from freshness.models import Person
-    from freshness.reminders import evaluate_person
+def sweep(settings: Settings | None = None, now: datetime | None = None, batch: int = 500, progress=None):
+    """Evaluate everyone as of now, recording each reminder change once (and its notification),
+    in batches (see ``freshness.sweep``). One person's failure (say, invalid overrides) is
+    reported and does not stop the others."""
+    from freshness.sweep import sweep as run
 
     settings = settings or get_settings()
-    now = now or _clock.utcnow()
-    report = SweepReport()
-    started = _time.perf_counter()
-    last_id = 0
-    while True:
-        with _session(settings) as session:
-            people = session.exec(select(Person).where(Person.id > last_id).order_by(Person.id).limit(batch)).all()  # type: ignore[operator]
-            for person in people:
-                last_id = person.id  # type: ignore[assignment]
-                try:
-                    report.transitions += len(evaluate_person(session, person, now, settings, now=now))
-                except FreshnessError as exc:
-                    session.rollback()
-                    report.failed.append(f"#{person.id}: {exc.message}")
-                report.people += 1
-        if len(people) < batch:
-            break
-    report.seconds = _time.perf_counter() - started
+    report = run(settings, now or _clock.utcnow(), batch=batch, progress=progress)
     log.info("sweep: %s", report.summary())
     return report
 
