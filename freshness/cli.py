@@ -326,23 +326,33 @@ def person_add(
 
 @person_app.command("list")
 @handle_errors
-def person_list(as_json: bool = JsonOpt) -> None:
-    """List people.
+def person_list(
+    limit: int = typer.Option(50, "--limit", min=1, max=10000, help="At most this many (a page).", metavar="N"),
+    after: int = typer.Option(0, "--after", min=0, help="Only people with a larger id: the next page.", metavar="ID"),
+    search: Optional[str] = typer.Option(None, "--search", help="Only names containing this (case ignored).", metavar="TEXT"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """List people by id, a page at a time (the next page's command is printed on stderr).
 
     \b
-    Example:
+    Examples:
       freshness person list --json
+      freshness person list --search lovelace --limit 20
     """
-    from freshness.people import list_people
-    from freshness.people import person_dict
+    from freshness.people import list_people, person_dict
 
     with _session() as session:
-        people = list_people(session)
-        if as_json:
-            _emit_json([person_dict(p) for p in people])
-            return
+        people = list_people(session, limit=limit + 1, after=after, search=search)
+    more = len(people) > limit
+    people = people[:limit]
+    if as_json:
+        _emit_json([person_dict(p) for p in people])
+    else:
         rows = [[p.id, p.name, p.email, p.sector, p.timezone, p.checkin_every_days] for p in people]
         typer.echo(_table(["id", "name", "email", "sector", "timezone", "every (days)"], rows))
+    if more:
+        search_part = f" --search {json.dumps(search)}" if search else ""
+        typer.echo(f"more: freshness person list --limit {limit} --after {people[-1].id}{search_part}", err=True)
 
 
 @person_app.command("set")

@@ -156,8 +156,19 @@ def resolve_person(session: Session, ref: str | int) -> Person:
     return person
 
 
-def list_people(session: Session) -> list[Person]:
-    return list(session.exec(select(Person).order_by(Person.id)).all())
+def list_people(session: Session, *, limit: int | None = None, after: int = 0,
+                search: str | None = None) -> list[Person]:
+    """People by id, ``limit`` at a time after the id ``after`` (a keyset page: the cost of a page
+    does not grow with everyone); ``search`` keeps those whose name contains it (compared as
+    names are: case and invisible characters ignored)."""
+    query = select(Person).where(Person.id > after)  # type: ignore[operator]
+    if search:
+        needle = name_key(search).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Person.name_key.like(f"%{needle}%", escape="\\"))  # type: ignore[attr-defined]
+    query = query.order_by(Person.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.exec(query).all())
 
 
 def delete_person(session: Session, person: Person, blobs) -> dict[str, int]:

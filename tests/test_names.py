@@ -107,3 +107,20 @@ def test_one_image_is_one_active_headshot_even_when_added_twice_at_once(session:
     again = checkins.add_headshot(session, ctx, person, data, platform="website", now=NOW,
                                   published_on=date(2026, 2, 1))
     assert again.headshot.active_key == f"{person.id}:{rows[0].image_digest}"
+
+
+def test_people_are_listed_a_page_at_a_time_and_searched(session: Session, ready: Path) -> None:
+    for name in ("Ada Lovelace", "Bob", "Straße Weg", "Ada King", "Cy_d"):
+        add_person(session, name, consent=True, now=NOW)
+    from freshness.people import list_people
+
+    assert [p.name for p in list_people(session, limit=2)] == ["Ada Lovelace", "Bob"]
+    assert [p.name for p in list_people(session, limit=2, after=2)] == ["Straße Weg", "Ada King"]
+    assert [p.name for p in list_people(session, search="ADA")] == ["Ada Lovelace", "Ada King"]
+    assert [p.name for p in list_people(session, search="strasse")] == ["Straße Weg"]
+    assert [p.name for p in list_people(session, search="_")] == ["Cy_d"]  # no LIKE wildcards
+    out = run("person", "list", "--limit", "2")
+    assert [line.split()[0] for line in out.stdout.splitlines()[2:]] == ["1", "2"]
+    assert "more: freshness person list --limit 2 --after 2" in out.stderr
+    last = run("person", "list", "--limit", "2", "--after", "4")
+    assert [line.split()[0] for line in last.stdout.splitlines()[2:]] == ["5"] and "more:" not in last.stderr

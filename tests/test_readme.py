@@ -57,6 +57,7 @@ KEY_LINES: list[tuple[str, str]] = [
     ("freshness init", "revision"),
     ("freshness person add", "added person #"),
     ("freshness person list --json", '"name": "Ada Lovelace"'),
+    ("freshness person list --search", "Ada Lovelace"),
     ("freshness person set", "updated Ada Lovelace (#1): every 14 days"),
     ("freshness person delete", "deleted Ada Lovelace (#1)"),
     ("freshness person link", "http://127.0.0.1:8000/signin/frlink_"),

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Body, Depends, FastAPI, File, Form, Query, Request, Response, Security, UploadFile
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPBearer
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from freshness import clock
 from freshness.context import Context
@@ -506,7 +506,9 @@ def get_persons(
 ) -> Any:
     from freshness.people import person_dict
 
-    people = list(session.exec(select(Person).where(Person.id > after).order_by(Person.id).limit(limit + 1)).all())
+    from freshness.people import list_people
+
+    people = list_people(session, limit=limit + 1, after=after)
     if len(people) > limit:
         people = people[:limit]
         _link_next(request, response, limit=limit, after=people[-1].id)
