@@ -76,16 +76,17 @@ def load_batch(session: Session, people: list[Person]) -> dict[int, tuple[list, 
     ids = [p.id for p in people]
     checkins: dict[int, list] = defaultdict(list)
     taken: dict[int, datetime] = {}
+    # no ORDER BY: sorting by time would make the database walk every check-in by its time
+    # index for each batch (the rules do not need the rows in order)
     for row in session.exec(
         select(Checkin.id, Checkin.person_id, Checkin.taken_at).where(Checkin.person_id.in_(ids))  # type: ignore[union-attr]
-        .order_by(Checkin.taken_at, Checkin.id)
     ).all():
         checkins[row.person_id].append(row)
         taken[row.id] = row.taken_at
     heads: dict[int, list] = defaultdict(list)
     for row in session.exec(
         select(Headshot.id, Headshot.person_id, Headshot.platform, Headshot.published_on, Headshot.ai_generated,
-               Headshot.disclosed, Headshot.retired_at)
+               Headshot.disclosed, Headshot.retired_at, Headshot.provenance)
         .where(Headshot.person_id.in_(ids)).order_by(Headshot.id)  # type: ignore[union-attr]
     ).all():
         heads[row.person_id].append(row)
