@@ -18,7 +18,7 @@ import typer
 import typer.core
 
 from freshness import __version__
-from freshness.errors import FreshnessError, ImageRejected, UsageError
+from freshness.errors import FreshnessError, UsageError
 
 # Only what every command needs is imported here: a command imports the database
 # layer, the face pipeline or the plotting library when it runs, so `--help` and
@@ -280,7 +280,24 @@ def run_command(
     if job not in scheduler.JOBS:
         raise UsageError(f"unknown job {job!r}: jobs are {', '.join(scheduler.JOBS)}")
     _session().close()
-    typer.echo(scheduler.run_job(job, get_settings()))
+    options = {"progress": _progress_printer("evaluated", "people")} if job == "sweep" and sys.stderr.isatty() else {}
+    typer.echo(scheduler.run_job(job, get_settings(), **options))
+    if options:
+        typer.echo("", err=True)
+
+
+def _progress_printer(verb: str, noun: str) -> Callable[[int, int], None]:
+    """A one-line progress report on a terminal: "evaluated 12000 / 100000 people (2345/s)"."""
+    import time
+
+    started = time.perf_counter()
+
+    def show(done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        sys.stderr.write(f"\r{verb} {done} / {total} {noun} ({rate:.0f}/s)")
+        sys.stderr.flush()
+
+    return show
 
 
 # ---------------------------------------------------------------- people

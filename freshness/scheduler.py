@@ -80,10 +80,10 @@ def _send_now(settings: Settings) -> str:
     return "; then " + _dispatch_summary(jobs.dispatch(settings, clock=_now))
 
 
-def _call_sweep(settings: Settings) -> str:
+def _call_sweep(settings: Settings, progress: Callable[[int, int], None] | None = None) -> str:
     from freshness import jobs
 
-    report = jobs.sweep(settings, _now())
+    report = jobs.sweep(settings, _now(), progress=progress)
     return _sweep_summary(report) + (_send_now(settings) if report.transitions else "")
 
 
@@ -132,11 +132,12 @@ JOBS: dict[str, JobSpec] = {spec.name: spec for spec in (
 )}
 
 
-def run_job(name: str, settings: Settings | None = None) -> str:
-    """Run one job now and return (and log) its one-line summary."""
+def run_job(name: str, settings: Settings | None = None, **options: Any) -> str:
+    """Run one job now and return (and log) its one-line summary (``options``: e.g. the sweep's
+    ``progress`` callback)."""
     spec = JOBS[name]
     started = time.perf_counter()
-    summary = spec.call(settings or get_settings())
+    summary = spec.call(settings or get_settings(), **options)
     line = f"{name}: {summary} [{time.perf_counter() - started:.2f} s]"
     log.info("%s", line)
     return line
