@@ -25,6 +25,7 @@ from freshness.context import Context
 from freshness.errors import ImageRejected, NotFound, UsageError
 from freshness.faces.embedding import embedding_from_bytes, embedding_to_bytes
 from freshness.models import Checkin, Headshot, Measurement, Person
+from freshness.provenance import read_provenance, recorded_ai
 from freshness.prompts import schedule as schedule_prompt
 
 if TYPE_CHECKING:
@@ -170,11 +171,19 @@ def add_headshot(
     platform: str,
     now: datetime,
     published_on: date | None = None,
-    ai_generated: bool = True,
+    ai_generated: bool | None = None,
     disclosed: bool = False,
+    published_with_label: bool = False,
 ) -> HeadshotResult:
     """Register a published headshot. Quality problems are warnings (the headshot is what it is);
-    no face or several faces refuse it. Distances to every earlier check-in are computed."""
+    no face or several faces refuse it. Distances to every earlier check-in are computed.
+
+    The file's provenance (freshness.provenance) is read and stored: a file labelled as
+    AI-generated is recorded so unless the person said it is not (``ai_generated=False``, with
+    a warning); ``ai_generated=None`` (nothing said) otherwise means AI-generated, the default.
+    ``published_with_label``: the person says the file is published with its embedded label
+    (it counts as disclosure only while that label is intact). Unreadable provenance is a
+    warning, never a refusal."""
     platform = validate_platform(platform)
     today = local_today(person, now)
     published_on = published_on or today
@@ -195,12 +204,21 @@ def add_headshot(
             details={"headshot_id": existing.id},
         )
     _, analysis = _analyze(ctx, data, "headshot")
-    warnings = analysis.warnings  # failed quality measures, then a face ignored in the background
+    warnings = list(analysis.warnings)  # failed quality measures, then a face ignored in the background
+    prov = read_provenance(data)  # never raises: what cannot be read is a problem in it
+    ai_generated, conflict = recorded_ai(ai_generated, prov)
+    if published_with_label:
+        prov["published_with_label"] = True
+    for reason, applies in (("unreadable", prov["status"] == "unreadable"), (conflict, conflict is not None),
+                            ("label_missing", published_with_label and not prov["label_intact"])):
+        if applies:
+            warnings.append(words.provenance_warning(reason, prov))  # type: ignore[arg-type]
     try:
         with _stored(session, ctx) as batch:
             headshot = _store_headshot(session, batch, person, data, digest, analysis, platform=platform,
                                        published_on=published_on, ai_generated=ai_generated,
                                        disclosed=disclosed, now=now)
+            headshot.provenance = prov
             checkins = _backfill(session, person, headshot, analysis)
     except IntegrityError:  # the same image, registered at the same moment by another request
         raise ImageRejected("this image is already registered as an active headshot", code="duplicate") from None
@@ -268,6 +286,7 @@ def update_headshot(
     published_on: date | None = None,
     ai_generated: bool | None = None,
     disclosed: bool | None = None,
+    published_with_label: bool | None = None,
 ) -> tuple[Headshot, list[str]]:
     """Change what is known about a headshot (where and when it is published, whether it is
     AI-generated, whether it is labelled as such). Everything is validated before anything is
@@ -288,12 +307,21 @@ def update_headshot(
         changes["ai_generated"] = ai_generated
     if disclosed is not None:
         changes["disclosed"] = disclosed
+    if published_with_label is not None:  # kept with what the file says (Headshot.provenance)
+        changes["published_with_label"] = published_with_label
     if not changes:
         raise UsageError("nothing to change: give at least one of --platform, --published, --ai/--not-ai, "
-                         "--disclosed/--not-disclosed")
-    changed = [name for name, value in changes.items() if getattr(headshot, name) != value]
+                         "--disclosed/--not-disclosed, --published-with-label/--not-published-with-label")
+    prov = dict(headshot.provenance or {})
+    current = {name: (prov.get(name) is True if name == "published_with_label" else getattr(headshot, name))
+               for name in changes}
+    changed = [name for name, value in changes.items() if current[name] != value]
     for name, value in changes.items():
-        setattr(headshot, name, value)
+        if name == "published_with_label":
+            prov[name] = value
+            headshot.provenance = prov  # a new dict, so that the JSON column is written
+        else:
+            setattr(headshot, name, value)
     session.add(headshot)
     session.commit()
     return headshot, changed

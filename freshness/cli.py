@@ -486,11 +486,12 @@ def headshot_add(
     image: Path = typer.Argument(..., help="The published headshot (JPEG, PNG, WebP, HEIC).", metavar="IMAGE", exists=True, dir_okay=False),
     platform: str = typer.Option(..., help="Where it is published: linkedin, resume, portfolio, website, github, x, company, other.", metavar="PLATFORM"),
     published: Optional[str] = typer.Option(None, help="Publication date YYYY-MM-DD (default today).", metavar="YYYY-MM-DD"),
-    ai: bool = typer.Option(True, "--ai/--not-ai", help="Whether the headshot is AI-generated."),
+    ai: Optional[bool] = typer.Option(None, "--ai/--not-ai", help="Whether the headshot is AI-generated (default: AI-generated; a file labelled as AI-generated is recorded so unless --not-ai)."),
     disclosed: bool = typer.Option(False, "--disclosed", help="The headshot is labelled as AI-generated where published."),
+    published_with_label: bool = typer.Option(False, "--published-with-label", help="This very file is published with its embedded AI label (counts as disclosed while the label is intact; platforms often strip metadata)."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Register a published headshot.
+    """Register a published headshot; what the file says of its origin (C2PA, IPTC) is read and shown.
 
     \b
     Example:
@@ -506,14 +507,18 @@ def headshot_add(
         result = add_headshot(
             session, get_context(), who, _read_image(image), platform=platform, now=utcnow(),
             published_on=published_on, ai_generated=ai, disclosed=disclosed,
+            published_with_label=published_with_label,
         )
         h = result.headshot
         if as_json:
             _emit_json({**headshot_dict(h), "warnings": result.warnings, "backfilled_checkins": result.backfilled})
             return
+        shown = headshot_dict(h)
         typer.echo(f"added headshot #{h.id} for {who.name}: {h.platform}, published {h.published_on}, "
                    f"{'AI-generated' if h.ai_generated else 'not AI-generated'}"
-                   f"{', disclosed' if h.disclosed else ''}")
+                   f"{', disclosed' if h.disclosed else ''}"
+                   f"{', disclosed by its embedded label' if shown['disclosed_by'] == 'embedded_label' else ''}")
+        typer.echo(f"  {shown['provenance_text']}")
         for warning in result.warnings:
             typer.echo(f"  warning: {warning}")
         if result.backfilled:
@@ -542,12 +547,27 @@ def headshot_list(
         if as_json:
             _emit_json([headshot_dict(h) for h in heads])
             return
+        shown = [headshot_dict(h) for h in heads]
         rows = [
-            [h.id, h.platform, h.published_on, "yes" if h.ai_generated else "no", "yes" if h.disclosed else "no",
-             h.retired_at.date() if h.retired_at else "active"]
-            for h in heads
+            [h.id, h.platform, h.published_on, "yes" if h.ai_generated else "no",
+             {"person": "yes", "embedded_label": "by label"}.get(d["disclosed_by"], "no"),
+             h.retired_at.date() if h.retired_at else "active", _provenance_cell(d["provenance"])]
+            for h, d in zip(heads, shown)
         ]
-        typer.echo(_table(["id", "platform", "published", "ai", "disclosed", "status"], rows))
+        typer.echo(_table(["id", "platform", "published", "ai", "disclosed", "status", "provenance"], rows))
+        for d in shown:
+            if d["provenance"]["status"] in ("found", "unreadable"):
+                typer.echo(f"#{d['id']} {d['provenance_text']}")
+
+
+def _provenance_cell(prov: dict) -> str:
+    """The provenance column of `headshot list`: none, not read, unreadable, or source: type."""
+    if prov["status"] != "found":
+        return prov["status"].replace("_", " ")
+    cell = f"{prov['source']}: {prov['digital_source_type'] or 'no type'}"
+    if prov["validation"] == "invalid":
+        cell += " (invalid)"
+    return cell
 
 
 @headshot_app.command("set")
@@ -558,6 +578,7 @@ def headshot_set(
     published: Optional[str] = typer.Option(None, help="Publication date YYYY-MM-DD.", metavar="YYYY-MM-DD"),
     platform: Optional[str] = typer.Option(None, help="Where it is published: linkedin, resume, portfolio, website, github, x, company, other.", metavar="PLATFORM"),
     ai: Optional[bool] = typer.Option(None, "--ai/--not-ai", help="Whether it is AI-generated."),
+    published_with_label: Optional[bool] = typer.Option(None, "--published-with-label/--not-published-with-label", help="This very file is (not) published with its embedded AI label."),
     as_json: bool = JsonOpt,
 ) -> None:
     """Change what is known about a headshot: disclosure, publication date, platform, AI or not.
@@ -573,7 +594,11 @@ def headshot_set(
     published_on = _parse_date(published, "--published") if published else None
     with _session() as session:
         h, changed = update_headshot(session, headshot_id, now=utcnow(), platform=platform, published_on=published_on,
-                                     ai_generated=ai, disclosed=disclosed)
+                                     ai_generated=ai, disclosed=disclosed, published_with_label=published_with_label)
+    if published_with_label and not (h.provenance or {}).get("label_intact"):
+        from freshness.words import provenance_warning
+
+        typer.echo(f"warning: {provenance_warning('label_missing', h.provenance or {})}", err=True)
     if as_json:
         _emit_json({**headshot_dict(h), "changed": changed})
         return
@@ -583,6 +608,45 @@ def headshot_set(
     typer.echo(f"updated headshot #{h.id}: {h.platform}, published {h.published_on}, "
                f"{'AI-generated' if h.ai_generated else 'not AI-generated'}, "
                f"{'disclosed' if h.disclosed else 'not disclosed'} (changed: {', '.join(changed)})")
+
+
+@headshot_app.command("export")
+@handle_errors
+def headshot_export(
+    headshot_id: int = typer.Argument(..., metavar="ID", help="Headshot id (see `freshness headshot list`)."),
+    file: Path = typer.Argument(..., metavar="FILE", help="Where to write it: FILE.jpg or FILE.png (the format follows the name).", dir_okay=False),
+    label: bool = typer.Option(False, "--label", help="Also draw a visible \"AI-generated\" caption on it, for platforms that strip metadata."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Write a stored AI-generated headshot as a file to publish: re-encoded from the original,
+    with the IPTC digital source type in its XMP and no EXIF or GPS of the original.
+
+    \b
+    Examples:
+      freshness headshot export 1 ada-labelled.jpg
+      freshness headshot export 1 ada-captioned.png --label
+    """
+    from freshness.errors import NotFound
+    from freshness.models import Headshot
+    from freshness.provenance import export_code, export_format, export_headshot
+    from freshness.words import export_written
+
+    fmt = export_format(file.name)
+    with _session() as session:
+        h = session.get(Headshot, headshot_id)
+        if h is None:
+            raise NotFound(f"no headshot with id {headshot_id}")
+        data = export_headshot(get_context(), h, fmt=fmt, caption=label)
+        code = export_code(h)
+    try:
+        file.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(f"cannot write {file}: {exc.strerror or exc}") from None
+    if as_json:
+        _emit_json({"headshot_id": headshot_id, "file": str(file), "format": fmt.lower(), "bytes": len(data),
+                    "digital_source_type": code, "caption": label})
+        return
+    typer.echo(export_written(headshot_id, str(file), code, label))
 
 
 @headshot_app.command("retire")
@@ -753,7 +817,9 @@ def _print_status(data: dict, tz: str) -> None:
         typer.echo("")
         typer.echo(f"headshot #{h['id']} ({h['platform']}), published {h['published_on']} "
                    f"({h['age_days']} days ago), {'AI-generated' if h['ai_generated'] else 'photo'}"
-                   f"{', disclosed' if h['disclosed'] else ''}")
+                   f"{', disclosed' if h['disclosed'] else ''}"
+                   f"{', disclosed by its embedded label' if h['disclosed_by'] == 'embedded_label' else ''}")
+        typer.echo(f"  {h['provenance_text']}")
         typer.echo(f"  refresh due {h['refresh_due_on']}, overdue from {h['refresh_overdue_on']}")
         if h["checkins"] == 0:
             typer.echo("  no check-in yet")

@@ -94,6 +94,10 @@ class PersonData:
                 disclosed=h.disclosed,
                 retired_at=h.retired_at,
                 samples=tuple(self.samples.get(h.id, ())),  # type: ignore[arg-type]
+                # what the file says (freshness.provenance) and whether it is published with its label
+                label_intact=(h.provenance or {}).get("label_intact") is True,
+                label_source=(h.provenance or {}).get("source"),
+                published_with_label=(h.provenance or {}).get("published_with_label") is True,
             )
             for h in self.headshots
         ]

@@ -39,6 +39,21 @@ def headshot_dict(headshot: Headshot) -> dict[str, Any]:
         "image_sha256": headshot.image_digest,
         "retired_at": _iso(headshot.retired_at),
         "quality": headshot.quality,
+        **_provenance_fields(headshot),
+    }
+
+
+def _provenance_fields(headshot: Headshot) -> dict[str, Any]:
+    """What the file says of its origin (freshness.provenance) and how the headshot counts as
+    disclosed: ``person``, ``embedded_label`` or null (see ``rules.disclosed_by``)."""
+    from freshness.provenance import view
+
+    prov = view(headshot.provenance)
+    return {
+        "disclosed_by": rules.disclosed_by(headshot.disclosed, prov["label_intact"] is True,
+                                           prov["published_with_label"]),
+        "provenance": prov,
+        "provenance_text": words.provenance_text(prov),
     }
 
 
@@ -120,6 +135,7 @@ def status(session: Session, person: Person, as_of: datetime) -> dict[str, Any]:
                 "age_days": (today - h.published_on).days,
                 "ai_generated": h.ai_generated,
                 "disclosed": h.disclosed,
+                **_provenance_fields(h),
                 "refresh_due_on": a.refresh_due_on.isoformat(),
                 "refresh_overdue_on": a.refresh_overdue_on.isoformat(),
                 "checkins": len(distances),

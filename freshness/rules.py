@@ -22,7 +22,9 @@ Rules (defaults; every number is a ``Policy`` field, see ``docs/rules.md``):
   published_on + 24 months (refresh_due is then no longer raised).
 * checkin_missed -- last check-in + cadence + max(3 days, cadence / 2) <= as_of.
 * disclosure_missing -- AI-generated, not disclosed, sector in
-  healthcare / legal / government / finance.
+  healthcare / legal / government / finance. An intact AI label embedded in the
+  file counts as disclosure only when the person says the file is published
+  with it (``disclosed_by``).
 """
 
 from __future__ import annotations
@@ -357,9 +359,18 @@ class HeadshotFacts:
     disclosed: bool
     retired_at: datetime | None = None
     samples: tuple[Sample, ...] = ()
+    # What the file itself says (freshness.provenance): an AI label is embedded, readable and not
+    # broken (label_source: "c2pa" or "xmp"); and the person's word that the file is published
+    # with that label. Together they count as disclosure (see ``disclosed_by``).
+    label_intact: bool = False
+    label_source: str | None = None
+    published_with_label: bool = False
 
     def __post_init__(self) -> None:
         _check_int(self.headshot_id, "HeadshotFacts.headshot_id")
+        for name in ("label_intact", "published_with_label"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"HeadshotFacts.{name} must be a bool, got {getattr(self, name)!r}")
         if not isinstance(self.platform, str):
             raise ValueError(f"HeadshotFacts.platform must be a string, got {self.platform!r}")
         if not isinstance(self.published_on, date) or isinstance(self.published_on, datetime):
@@ -753,7 +764,7 @@ def _diverged_reminder(
             "window": policy.diverge_n,
             "from_start": a.from_start,
             "points": len(a.points),
-            "undisclosed_ai": h.ai_generated and not h.disclosed,
+            "undisclosed_ai": h.ai_generated and not _is_disclosed(h),
         }
     )
     message = reminder_message("likeness_diverged", details, tz)
@@ -814,13 +825,33 @@ def _refresh_reminder(
     return DesiredReminder(kind, h.headshot_id, since, reminder_message(kind, details, tz), details)
 
 
+def disclosed_by(disclosed: bool, label_intact: bool, published_with_label: bool) -> str | None:
+    """How a headshot counts as disclosed: ``"person"`` (they marked it disclosed: a caption, a
+    note), ``"embedded_label"`` (its file carries an intact AI label and they say it is published
+    with it; platforms often strip metadata, so only their word makes the label count), or None."""
+    if disclosed:
+        return "person"
+    if label_intact and published_with_label:
+        return "embedded_label"
+    return None
+
+
+def _is_disclosed(h: HeadshotFacts) -> bool:
+    return disclosed_by(h.disclosed, h.label_intact, h.published_with_label) is not None
+
+
 def _disclosure_reminder(h: HeadshotFacts, person: PersonFacts, policy: Policy) -> DesiredReminder | None:
-    if not h.ai_generated or h.disclosed or person.sector is None:
+    if not h.ai_generated or _is_disclosed(h) or person.sector is None:
         return None
     sector = person.sector.strip().lower()
     if sector not in policy.trust_critical_sectors:
         return None
-    details = _json_safe({"platform": h.platform, "sector": sector, "published_on": h.published_on})
+    label: dict[str, Any] = {}
+    if h.label_intact:  # the file is labelled, but nobody said it is published with the label
+        label = {"label_intact": True, "label_source": h.label_source}
+    elif h.published_with_label:  # said to be published with a label the file does not carry
+        label = {"published_with_label": True}
+    details = _json_safe({"platform": h.platform, "sector": sector, "published_on": h.published_on, **label})
     return DesiredReminder(
         "disclosure_missing", h.headshot_id, _day_start(h.published_on, person.timezone),
         reminder_message("disclosure_missing", details, person.timezone), details,

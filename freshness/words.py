@@ -342,13 +342,33 @@ def _refresh(d: Mapping[str, Any], tz: str | None, overdue: bool) -> str:
 
 
 def _disclosure(d: Mapping[str, Any], tz: str | None) -> str:
+    if d.get("label_intact"):
+        label = (
+            f" The file itself carries an AI label ({_label_source(d.get('label_source'))}), but platforms "
+            f"often strip such metadata when a photo is uploaded, so it counts only where this very file is "
+            f"published with the label intact: if it is, say so in freshness (published with its label); a "
+            f"visible caption is safer."
+        )
+    elif d.get("published_with_label"):
+        label = (
+            " You said it is published with its embedded label, but the file carries no intact AI label: "
+            "export a labelled copy from freshness (headshot export, with a visible caption for platforms "
+            "that strip metadata) and publish that."
+        )
+    else:
+        label = ""
     return (
         f"Your {headshot_name(d['platform'])} is AI-generated and not disclosed as such, and you "
         f"work in {d['sector']}, where people rely on your photo to know who they are dealing with. "
         f"Say plainly that it is AI-generated where it is published (a caption or a note on the "
         f"profile is enough), or use a real photo there; then mark the headshot as disclosed in "
-        f"freshness."
+        f"freshness.{label}"
     )
+
+
+def _label_source(source: Any) -> str:
+    return {"c2pa": "a signed C2PA manifest", "xmp": "the IPTC digital source type in its XMP"}.get(
+        source, "embedded metadata")
 
 
 def _checkin(d: Mapping[str, Any], tz: str | None) -> str:
@@ -746,3 +766,119 @@ CHART_SWIPE = "Swipe the chart sideways to see all of it, or open it full size."
 
 MARKED_DISCLOSED = ("Marked as disclosed: your headshot is labelled as AI-generated where it is published. "
                     "If a platform strips the label, say so in the caption or the profile text too.")
+
+
+# --------------------------------------------------------------------------- provenance
+
+#: The visible caption drawn on an exported headshot (``headshot export --label``).
+AI_CAPTION = "AI-generated"
+
+#: What each IPTC digital source type means, in a few words.
+SOURCE_TYPE_MEANINGS: dict[str, str] = {
+    "trainedAlgorithmicMedia": "made by a generative AI model",
+    "compositeWithTrainedAlgorithmicMedia": "a composite with AI-generated parts",
+    "compositeSynthetic": "a composite with synthetic parts",
+    "algorithmicMedia": "made by an algorithm, not photographed",
+    "trainedAlgorithmicData": "made by a generative AI model",
+    "digitalCapture": "a camera photo",
+    "computationalCapture": "a camera photo processed by the device",
+    "negativeFilm": "a scan of a film negative",
+    "positiveFilm": "a scan of a slide",
+    "print": "a scan of a print",
+    "minorHumanEdits": "a photo with minor edits",
+    "humanEdits": "an edited photo",
+    "compositeCapture": "a composite of photos",
+    "composite": "a composite",
+    "screenCapture": "a screenshot",
+    "virtualRecording": "a recording of a virtual scene",
+    "digitalCreation": "made by a person with software",
+    "digitalArt": "made by a person with software",
+    "dataDrivenMedia": "made from data",
+    "algorithmicallyEnhanced": "a photo enhanced by an algorithm",
+}
+
+_SOURCES = {"c2pa": "its C2PA manifest", "xmp": "its XMP (IPTC digital source type)"}
+
+
+def source_type_text(code: str | None) -> str:
+    """``trainedAlgorithmicMedia (made by a generative AI model)``."""
+    if not code:
+        return "no digital source type"
+    meaning = SOURCE_TYPE_MEANINGS.get(code)
+    return f"{code} ({meaning})" if meaning else code
+
+
+def provenance_text(prov: Mapping[str, Any] | None) -> str:
+    """One line about what a headshot's file says of its origin (CLI, pages)."""
+    prov = prov or {}
+    status = prov.get("status")
+    if not status or status == "not_read":
+        return "provenance: not read (registered before freshness read files' provenance)"
+    problems = [str(p) for p in prov.get("problems") or []]
+    if status == "none":
+        return ("provenance: none found in the file (no C2PA manifest, no IPTC digital source type; "
+                "absence proves nothing: metadata is easy to strip)")
+    if status == "unreadable":
+        return f"provenance: unreadable ({'; '.join(problems) or 'unknown reason'}); the headshot was registered anyway"
+    ai = prov.get("ai_generated")
+    says = "AI-generated" if ai is True else ("not AI-generated" if ai is False else "no statement on AI")
+    parts = [f"provenance: {says} according to {_SOURCES.get(prov.get('source'), 'its metadata')}"
+             + (f": {source_type_text(prov.get('digital_source_type'))}" if prov.get("digital_source_type") else "")]
+    if prov.get("signed"):
+        validation = prov.get("validation")
+        signer = f" by {prov['signer']}" if prov.get("signer") else ""
+        parts.append({
+            "trusted": f"C2PA manifest signed{signer}, valid and from a trusted signer",
+            "valid": f"C2PA manifest signed{signer}, signature valid (signer not on a trust list)",
+            "invalid": f"C2PA manifest signed{signer} but INVALID (changed after signing)",
+        }.get(validation, "signed manifest present, not verified"))
+    if prov.get("generator"):
+        parts.append(f"generator {prov['generator']}")
+    if prov.get("label_intact"):
+        parts.append("AI label intact" + (", published with it" if prov.get("published_with_label") else ""))
+    elif prov.get("published_with_label"):
+        parts.append("said to be published with its label, but the file has no intact AI label")
+    others = [p for p in problems if "not verified" not in p and "does not validate" not in p]
+    if others:
+        parts.append("note: " + "; ".join(others))
+    return "; ".join(parts)
+
+
+def provenance_warning(reason: str, prov: Mapping[str, Any]) -> str:
+    """Why what the file says and what is recorded differ (a warning of ``headshot add``)."""
+    where = _SOURCES.get(prov.get("source"), "its metadata")
+    code = source_type_text(prov.get("digital_source_type"))
+    if reason == "ai_overridden":
+        return (f"the file labels itself AI-generated ({code}, in {where}), but you said it is not: it is "
+                f"recorded as not AI-generated. If the file is right, correct it (headshot set ID --ai).")
+    if reason == "capture_label_ignored":
+        return (f"the file says it is not AI-generated ({code}, in {where}), but such metadata is easy to "
+                f"write: it is recorded as AI-generated, the default. If it is a real photo, say so "
+                f"(--not-ai, or headshot set ID --not-ai).")
+    if reason == "label_missing":
+        return ("you said it is published with its embedded AI label, but the file carries no intact AI "
+                "label, so it does not count as disclosed: export a labelled copy (headshot export ID "
+                "FILE --label) and publish that, or disclose it in the caption.")
+    if reason == "unreadable":
+        return (f"the file's provenance could not be read ({'; '.join(prov.get('problems') or [])}); the "
+                f"headshot was registered anyway")
+    raise ValueError(f"unknown provenance warning {reason!r}")
+
+
+def export_not_ai(headshot_id: int) -> str:
+    """Why a headshot recorded as not AI-generated is not exported with an AI label."""
+    return (f"headshot #{headshot_id} is recorded as not AI-generated: an AI label on it would be false. If it "
+            f"is AI-generated, correct that first (freshness headshot set {headshot_id} --ai).")
+
+
+def export_written(headshot_id: int, path: str, code: str, caption: bool) -> str:
+    """What `freshness headshot export` wrote."""
+    return (f"exported headshot #{headshot_id} to {path}: IPTC digital source type {code} in its XMP"
+            f"{', a visible AI-generated caption' if caption else ''}; no EXIF or GPS of the original")
+
+
+#: Under the dashboard's download of a labelled headshot.
+EXPORT_HELP = ("The file is re-encoded from your original: it states that it is AI-generated in its metadata "
+               "(the IPTC digital source type, which some platforms read and show), and carries none of the "
+               "original's EXIF or GPS data. Many platforms strip metadata on upload: the visible caption "
+               "survives that.")

@@ -66,6 +66,7 @@ KEY_LINES: list[tuple[str, str]] = [
     ("freshness headshot rank", "median distance"),
     ("freshness headshot set", "updated headshot #1"),
     ("freshness headshot retire", "retired headshot #1 (linkedin)"),
+    ("freshness headshot export", "exported headshot #1 to "),
     ("freshness checkin", "accepted as check-in #"),
     ("freshness status", "Your LinkedIn headshot "),
     ("freshness history \"Ada Lovelace\" --csv", "checkin_id,taken_at,headshot_1_linkedin"),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, time, timezone
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Depends, FastAPI, File, Form, Query, Request, Response, Security, UploadFile
@@ -239,8 +239,11 @@ def post_headshot(
     image: Annotated[UploadFile, File(description="The published headshot: JPEG, PNG, WebP or HEIC.")],
     platform: Annotated[str, Form(description="linkedin, resume, portfolio, website, github, x, company or other.")],
     published: Annotated[Optional[str], Form(description="Publication date YYYY-MM-DD (default today).")] = None,
-    ai: Annotated[bool, Form(description="It is AI-generated.")] = True,
+    ai: Annotated[Optional[bool], Form(description="It is AI-generated (default: yes; a file labelled as "
+                                                   "AI-generated is recorded so unless this is false).")] = None,
     disclosed: Annotated[bool, Form(description="It is labelled as AI-generated where published.")] = False,
+    published_with_label: Annotated[bool, Form(description="This very file is published with its embedded AI "
+                                                           "label (counts while the label is intact).")] = False,
 ) -> Any:
     from freshness.checkins import add_headshot
     from freshness.reports import headshot_dict
@@ -248,7 +251,8 @@ def post_headshot(
     published_on = _parse_day(published, "published") if published else None
     data = _files([image], "images")[0][1]
     result = add_headshot(session, ctx, person, data, platform=platform, now=clock.utcnow(),
-                          published_on=published_on, ai_generated=ai, disclosed=disclosed)
+                          published_on=published_on, ai_generated=ai, disclosed=disclosed,
+                          published_with_label=published_with_label)
     return {**headshot_dict(result.headshot), "warnings": result.warnings, "backfilled_checkins": result.backfilled}
 
 
@@ -282,7 +286,7 @@ def patch_headshot(headshot_id: int, change: m.HeadshotPatch, person: Me, sessio
     published_on = _parse_day(change.published_on, "published_on") if change.published_on else None
     h, changed = update_headshot(session, headshot_id, now=clock.utcnow(), platform=change.platform,
                                  published_on=published_on, ai_generated=change.ai_generated,
-                                 disclosed=change.disclosed)
+                                 disclosed=change.disclosed, published_with_label=change.published_with_label)
     return {**headshot_dict(h), "changed": changed}
 
 
@@ -294,6 +298,28 @@ def retire_headshot(headshot_id: int, person: Me, session: DB) -> Any:
 
     _owned(session, Headshot, headshot_id, person, "headshot")
     return headshot_dict(retire(session, headshot_id, clock.utcnow()))
+
+
+EXPORTED = {200: {"content": {"image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                              "image/png": {"schema": {"type": "string", "format": "binary"}}},
+                  "description": "The headshot as a file to publish: IPTC digital source type in its XMP, no EXIF "
+                                 "or GPS of the original, with label=true a visible AI-generated caption."}}
+
+
+@router.get("/headshots/{headshot_id}/export", response_class=Response, responses=EXPORTED, tags=["headshots"],
+            summary="Download an AI-generated headshot labelled for publishing (JPEG or PNG)")
+def export_headshot(
+    headshot_id: int, person: Me, session: DB, ctx: Ctx,
+    label: Annotated[bool, Query(description="Also draw a visible \"AI-generated\" caption on it.")] = False,
+    format: Annotated[Literal["jpeg", "png"], Query(description="The file format.")] = "jpeg",
+) -> Response:
+    from freshness.provenance import export_headshot as export
+
+    h = _owned(session, Headshot, headshot_id, person, "headshot")
+    data = export(ctx, h, fmt=format.upper(), caption=label)
+    name = f"headshot-{h.id}-ai-labelled{'-captioned' if label else ''}.{'jpg' if format == 'jpeg' else 'png'}"
+    return Response(data, media_type=f"image/{format}",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
 
 def _thumbnail(ctx: Context, digest: str) -> Response:

@@ -179,6 +179,26 @@ class Quality(Out):
     note: Optional[str] = None
 
 
+class ProvenanceOut(Out):
+    """What the headshot's file says of its origin (README, "Headshot provenance")."""
+
+    version: Optional[int] = None
+    status: Literal["not_read", "none", "found", "unreadable"] = Field(
+        description="not_read: registered before files were read; none: no C2PA manifest and no IPTC digital "
+                    "source type (absence proves nothing); found; unreadable: see problems.")
+    source: Optional[Literal["c2pa", "xmp"]] = Field(None, description="Where digital_source_type comes from.")
+    digital_source_type: Optional[str] = Field(None, description="The IPTC code, e.g. trainedAlgorithmicMedia.")
+    ai_generated: Optional[bool] = Field(None, description="What the file says; null when it does not say.")
+    generator: Optional[str] = None
+    signed: bool = Field(False, description="A C2PA manifest (a signed claim) is embedded.")
+    valid: Optional[bool] = Field(None, description="Its signature and hashes check out; null: not verified.")
+    validation: Optional[Literal["trusted", "valid", "invalid", "not_verified"]] = None
+    signer: Optional[str] = None
+    label_intact: bool = Field(False, description="An AI label is embedded, readable and not broken.")
+    problems: list[str] = []
+    published_with_label: bool = Field(False, description="The person says this file is published with its label.")
+
+
 class HeadshotOut(Out):
     id: int
     person_id: int
@@ -189,6 +209,11 @@ class HeadshotOut(Out):
     image_sha256: str
     retired_at: Optional[DateTime]
     quality: Quality
+    disclosed_by: Optional[Literal["person", "embedded_label"]] = Field(
+        description="How it counts as disclosed: the person marked it, or its intact embedded label with "
+                    "the person's word that it is published with it; null: not disclosed.")
+    provenance: ProvenanceOut
+    provenance_text: str
 
 
 class HeadshotAdded(HeadshotOut):
@@ -209,6 +234,8 @@ class HeadshotPatch(In):
     published_on: Optional[Day] = Field(None, description="YYYY-MM-DD, not in the future.")
     ai_generated: Optional[bool] = None
     disclosed: Optional[bool] = Field(None, description="Labelled as AI-generated where it is published.")
+    published_with_label: Optional[bool] = Field(None, description="This very file is published with its "
+                                                                   "embedded AI label.")
 
 
 # ---------------------------------------------------------------- check-ins
@@ -324,6 +351,9 @@ class HeadshotStatus(Out):
     age_days: int
     ai_generated: bool
     disclosed: bool
+    disclosed_by: Optional[Literal["person", "embedded_label"]]
+    provenance: ProvenanceOut
+    provenance_text: str
     refresh_due_on: Day
     refresh_overdue_on: Day
     checkins: int

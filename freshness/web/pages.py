@@ -653,6 +653,24 @@ def headshot_thumb(headshot_id: int, request: Request, session: Session = Depend
     return _thumbnail(request, get_headshot(session, person, headshot_id).thumb_digest)
 
 
+@router.get("/me/headshots/{headshot_id}/export")
+def headshot_export(headshot_id: int, request: Request, label: str = "", format: str = "jpeg",
+                    session: Session = Depends(db)) -> Response:
+    """The dashboard's download: the headshot labelled for publishing (as ``headshot export``)."""
+    from freshness.checkins import get_headshot
+    from freshness.provenance import export_headshot
+
+    person = _signed_in(request, session)
+    h = get_headshot(session, person, headshot_id)
+    if format not in ("jpeg", "png"):
+        raise UsageError("the format is jpeg or png")
+    captioned = label in ("1", "true", "on")
+    data = export_headshot(get_context(settings_of(request)), h, fmt=format.upper(), caption=captioned)
+    name = f"headshot-{h.id}-ai-labelled{'-captioned' if captioned else ''}.{'jpg' if format == 'jpeg' else 'png'}"
+    return Response(data, media_type=f"image/{format}",
+                    headers={"content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store"})
+
+
 @router.get("/me/checkins/{checkin_id}/thumb.jpg")
 def checkin_thumb(checkin_id: int, request: Request, session: Session = Depends(db)) -> Response:
     person = _signed_in(request, session)
@@ -954,7 +972,8 @@ async def headshot_register(request: Request) -> Response:
                     if form.get("published") else None
                 result = add_headshot(session, get_context(settings), person, image[1],
                                       platform=str(form.get("platform") or ""), now=_now(), published_on=published,
-                                      ai_generated=form.get("ai") == "1", disclosed=form.get("disclosed") == "1")
+                                      ai_generated=form.get("ai") == "1", disclosed=form.get("disclosed") == "1",
+                                      published_with_label=form.get("published_with_label") == "1")
             except (ImageRejected, UsageError) as exc:
                 return _headshots_page(request, session, person, status_code=400,
                                        error=words.checkin_refused(image[0], exc.message)
@@ -964,6 +983,7 @@ async def headshot_register(request: Request) -> Response:
                 _purge_held(settings, person.id)
             added = {"text": words.headshot_added(h.id, person.name, h.platform, h.published_on,  # type: ignore[arg-type]
                                                   h.ai_generated, h.disclosed),
+                     "provenance": words.provenance_text(h.provenance),
                      "warnings": result.warnings, "backfilled": result.backfilled}
             return _headshots_page(request, session, person, added=added)
 
