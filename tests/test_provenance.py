@@ -86,9 +86,10 @@ def webp(xmp: bytes) -> bytes:
     return buf.getvalue()
 
 
-def with_xmp(data: bytes, xmp: bytes) -> bytes:
-    """A real photo's pixels re-encoded as JPEG with ``xmp`` (and nothing else of the original)."""
-    return jpeg(xmp, im=Image.open(io.BytesIO(data)).convert("RGB"), quality=95)
+def with_xmp(data: bytes, xmp: bytes | None, k: int = 0) -> bytes:
+    """A real photo's pixels re-encoded as JPEG (at quality 95 - ``k``: other pixels, so not a
+    duplicate of another variant) with ``xmp`` and nothing else of the original."""
+    return jpeg(xmp, im=Image.open(io.BytesIO(data)).convert("RGB"), quality=95 - k)
 
 
 # ---------------------------------------------------------------- reading: XMP
@@ -420,20 +421,22 @@ def test_add_headshot_records_what_the_file_says(session, settings, faces: Path)
     assert h.ai_generated is True and h.provenance["label_intact"] is True and h.provenance["source"] == "xmp"
     assert not [w for w in r.warnings if "label" in w]
     # --not-ai on an AI-labelled file: the person is believed, and warned
-    r = add_headshot(session, ctx, person, with_xmp(original, _google_style_xmp(AI)), platform="resume", now=now,
+    r = add_headshot(session, ctx, person, with_xmp(original, _google_style_xmp(AI), 1), platform="resume", now=now,
                      ai_generated=False)
     assert r.headshot.ai_generated is False
     assert any("labels itself AI-generated" in w and "recorded as not AI-generated" in w for w in r.warnings)
     # a camera label alone does not make it "not AI"
-    r = add_headshot(session, ctx, person, with_xmp(original, xmp_packet("digitalCapture")), platform="website",
+    r = add_headshot(session, ctx, person, with_xmp(original, xmp_packet("digitalCapture"), 2), platform="website",
                      now=now)
     assert r.headshot.ai_generated is True and any("easy to write" in w for w in r.warnings)
     # hostile XMP never blocks the headshot: registered, with the reason
-    r = add_headshot(session, ctx, person, jpeg_app1_xmp(BILLION_LAUGHS, original), platform="portfolio", now=now)
+    r = add_headshot(session, ctx, person, jpeg_app1_xmp(BILLION_LAUGHS, with_xmp(original, None, 3)),
+                     platform="portfolio", now=now)
     assert r.headshot.provenance["status"] == "unreadable"
     assert any("provenance could not be read" in w and "DTD or entities" in w for w in r.warnings)
     # published with its label, but the file has none: warned, not disclosed
-    r = add_headshot(session, ctx, person, original, platform="github", now=now, published_with_label=True)
+    r = add_headshot(session, ctx, person, with_xmp(original, None, 4), platform="github", now=now,
+                     published_with_label=True)
     assert r.headshot.provenance["status"] == "none" and r.headshot.provenance["published_with_label"] is True
     assert any("carries no intact AI label" in w for w in r.warnings)
 
