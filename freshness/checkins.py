@@ -2,7 +2,8 @@
 
 Each call is one transaction: blobs are written first (content-addressed, atomic),
 then the rows; if anything fails, the rows roll back and the blobs this call
-created are removed, so a refused or failed image leaves nothing behind.
+created are removed unless a committed row refers to them (freshness.blobs), so a
+refused or failed image leaves nothing behind and takes nothing from anyone else.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlmodel import Session, select
 
 from freshness import identity as identity_guard
 from freshness import words
-from freshness.blobs import BlobBatch, sha256_hex
+from freshness.blobs import BlobBatch, references_from, sha256_hex
 from freshness.context import Context
 from freshness.errors import ImageRejected, NotFound, UsageError
 from freshness.faces.embedding import embedding_from_bytes, embedding_to_bytes
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 PLATFORMS = ("linkedin", "resume", "portfolio", "website", "github", "x", "company", "other")
 # An EXIF or given capture time may be this far ahead of the server clock (clock skew).
 FUTURE_SLACK = timedelta(hours=12)
+# No selfie is older than this: an earlier given time is a typing mistake, an earlier EXIF
+# date a camera whose clock was never set (and the dates of the rules stay in the calendar).
+EARLIEST_TAKEN = datetime(1990, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass
@@ -65,6 +69,19 @@ def _identity_note(check: identity_guard.IdentityCheck) -> str | None:
         confirmed=check.confirmed, earlier=check.earlier, min_references=check.min_references,
         back_dated=check.back_dated,
     )
+
+
+def _exif_time(value: datetime | None, tz: str) -> datetime | None:
+    """An EXIF capture time in UTC (in the person's zone unless it has an offset); None when it
+    has none or it leaves the calendar when converted."""
+    if value is None:
+        return None
+    try:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=ZoneInfo(tz))
+        return value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        return None
 
 
 def check_identity(
@@ -97,14 +114,22 @@ def check_identity(
 
 @contextmanager
 def _stored(session: Session, ctx: Context) -> Iterator[BlobBatch]:
-    """One transaction for blobs and rows: commit both, or leave neither behind."""
+    """One transaction for blobs and rows: commit both, or leave neither behind.
+
+    The writers' lock is held from the first file written until the transaction ended (see
+    freshness.blobs). After a failure, the files this call created are removed unless a
+    committed row refers to them: another request may have stored the same bytes and won."""
     batch = BlobBatch(ctx.blobs)
     try:
-        yield batch
-        session.commit()
+        with batch.held():
+            try:
+                yield batch
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
     except BaseException:
-        session.rollback()
-        batch.rollback()
+        batch.discard_unreferenced(references_from(session.get_bind()))
         raise
 
 
@@ -367,24 +392,29 @@ def add_checkin(
         )
     if taken_at is not None and taken_at > now + FUTURE_SLACK:
         raise UsageError(f"--taken {taken_at.isoformat()} is in the future")
+    if taken_at is not None and taken_at < EARLIEST_TAKEN:
+        raise UsageError(f"--taken {taken_at.isoformat()} is before {EARLIEST_TAKEN.year}: give the day the selfie was taken")
     decoded, analysis = _analyze(ctx, data, "selfie")
     analysis.enforce()
 
     note = analysis.note
+    exif_time = _exif_time(decoded.taken_at, person.timezone)
     if taken_at is not None:
         source = "given"
-    elif decoded.taken_at is not None:
-        exif_time = decoded.taken_at
-        if exif_time.tzinfo is None:
-            exif_time = exif_time.replace(tzinfo=ZoneInfo(person.timezone))
-        exif_time = exif_time.astimezone(timezone.utc)
+    elif exif_time is not None:
         if exif_time > now + FUTURE_SLACK:
             taken_at, source = now, "received"
             note = "; ".join(filter(None, [note, "the photo's EXIF date is in the future (camera clock?); used the time received"]))
+        elif exif_time < EARLIEST_TAKEN:
+            taken_at, source = now, "received"
+            note = "; ".join(filter(None, [note, f"the photo's EXIF date is before {EARLIEST_TAKEN.year} (camera clock?); "
+                                                 "used the time received"]))
         else:
             taken_at, source = exif_time, "exif"
     else:
         taken_at, source = now, "received"
+        if decoded.taken_at_problem:
+            note = "; ".join(filter(None, [note, f"{decoded.taken_at_problem}; used the time received"]))
 
     guard = check_identity(session, ctx, person, analysis.embedding, taken_at)
     if guard.outside:
@@ -473,6 +503,7 @@ class Candidate:
 
 
 MIN_RANK_SELFIES = 3
+MAX_RANK_SELFIES = 1000
 
 
 def rank_candidates(
@@ -480,8 +511,8 @@ def rank_candidates(
 ) -> tuple[list[Checkin], list[Candidate]]:
     """Rank candidate headshots (not stored) by their median distance to the person's
     ``recent`` most recent accepted selfies, best first; refused candidates last."""
-    if recent < MIN_RANK_SELFIES:
-        raise UsageError(f"--selfies must be at least {MIN_RANK_SELFIES}")
+    if not MIN_RANK_SELFIES <= recent <= MAX_RANK_SELFIES:
+        raise UsageError(f"--selfies must be from {MIN_RANK_SELFIES} to {MAX_RANK_SELFIES}, not {recent}")
     selfies = list(
         session.exec(
             select(Checkin)

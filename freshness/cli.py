@@ -97,6 +97,14 @@ def handle_errors(fn: Callable) -> Callable:
         except FreshnessError as exc:
             _error(exc.message)
             raise typer.Exit(exc.exit_code) from None
+        except Exception as exc:  # a full disk, a read-only data directory, a lock held too long
+            from freshness.failures import explain
+
+            failure = explain(exc)
+            if failure is None:
+                raise
+            _error(failure.message)  # the driver's message only: never the SQL or its parameters
+            raise typer.Exit(failure.exit_code) from None
 
     return wrapper
 
@@ -105,32 +113,42 @@ def _session() -> Session:
     """A session on a database that is at the current migration head."""
     from sqlmodel import Session
 
-    from freshness.db import get_engine
+    from freshness.db import check_database, get_engine
     from freshness.migrate import current_revision, head_revision
 
     settings = get_settings()
+    check_database(settings)  # never lets SQLite create an empty database before `init`
     try:
         revision = current_revision(settings)
     except Exception as exc:
-        raise FreshnessError(f"cannot open the database {settings.db_url}: {exc}") from None
+        from freshness.failures import explain
+
+        failure = explain(exc)
+        raise FreshnessError(f"cannot open the database {_shown_db(settings)}: "
+                             f"{failure.message if failure else exc}", code="storage") from None
     if revision is None:
-        raise UsageError(f"the database {settings.db_url} is not initialised: run `freshness init` first")
+        from freshness.db import lost_database, stored_files_present
+
+        if stored_files_present(settings):
+            raise UsageError(lost_database(settings, "has no freshness tables"))
+        raise UsageError(f"the database {_shown_db(settings)} is not initialised: run `freshness init` first")
     if revision != head_revision(settings):
         raise UsageError(f"the database is at revision {revision}, older than this version: run `freshness init`")
     return Session(get_engine(settings), expire_on_commit=False)
 
 
+def _shown_db(settings: Settings) -> str:
+    from freshness.db import shown_url
+
+    return shown_url(settings.db_url)
+
+
 def _read_image(path: Path) -> bytes:
-    limit = get_settings().max_upload_bytes
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            raise ImageRejected(
-                f"file too large: {size / 1048576:.1f} MB; the limit is {limit / 1048576:.0f} MB", code="too_large"
-            )
-        return path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    """A regular file's bytes, at most the upload limit + 1 read (``/dev/zero``, a FIFO or a
+    directory is refused at once, exit 2; a file past the limit is refused as too_large)."""
+    from freshness.files import read_image_file
+
+    return read_image_file(path, get_settings().max_upload_bytes)
 
 
 def _interactive() -> bool:
@@ -184,32 +202,55 @@ def main_callback(
 
 @app.command()
 @handle_errors
-def init() -> None:
+def init(
+    force: bool = typer.Option(False, "--force", help="Start an empty database even though the data directory "
+                                                       "holds stored photos (their database was lost)."),
+) -> None:
     """Create or upgrade the database (idempotent).
+
+    The data directory is made private (0700) and the database file 0600. A data directory
+    that holds stored photos but no database is not silently given an empty one: restore the
+    database, or pass --force.
 
     \b
     Example:
       freshness init
     """
-    from freshness.migrate import upgrade
+    from freshness.db import database_problem, lost_database, stored_files_present
+    from freshness.migrate import current_revision, upgrade
 
     settings = get_settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
+    kind, message = database_problem(settings) or (None, "")
+    if kind == "not_a_file":
+        raise UsageError(message)
+    if not force and kind is None and stored_files_present(settings):
+        try:
+            if current_revision(settings) is None:  # a database without freshness's tables
+                kind, message = "lost", lost_database(settings, "has no freshness tables")
+        except Exception:
+            pass  # not readable: the upgrade below says why
+    if kind == "lost" and not force:
+        raise UsageError(message + "; to start an empty database beside the stored photos anyway, run "
+                                   "`freshness init --force` (`freshness doctor --fix` then removes them)")
     try:
         before, after = upgrade(settings)
     except Exception as exc:
-        raise FreshnessError(f"cannot migrate the database {settings.db_url}: {exc}") from None
+        from freshness.failures import explain
+
+        failure = explain(exc)
+        raise FreshnessError(f"cannot migrate the database {_shown_db(settings)}: "
+                             f"{failure.message if failure else exc}", code="storage") from None
     if before == after:
-        typer.echo(f"database {settings.db_url} is up to date (revision {after})")
+        typer.echo(f"database {_shown_db(settings)} is up to date (revision {after})")
     else:
-        typer.echo(f"database {settings.db_url} upgraded from {before or 'empty'} to revision {after}")
+        typer.echo(f"database {_shown_db(settings)} upgraded from {before or 'empty'} to revision {after}")
 
 
 @app.command()
 @handle_errors
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on.", metavar="HOST"),
-    port: int = typer.Option(8000, help="TCP port.", metavar="PORT"),
+    port: int = typer.Option(8000, help="TCP port (0: any free port).", metavar="PORT", min=0, max=65535),
     with_scheduler: bool = typer.Option(
         True, "--scheduler/--no-scheduler",
         help="Also run the scheduler (prompts, sweep, deliveries, inbox) in this process; "
@@ -227,13 +268,43 @@ def serve(
     from freshness.web import create_app
 
     _session().close()  # refuse to start on an uninitialised database
+    sock = _listen(host, port)  # a port in use or not ours to take: a clear error (exit 2) now
     if with_scheduler:
         from freshness.scheduler import configure_logging
 
         configure_logging()
     # the app starts the scheduler when it starts serving and stops it (waiting for a running
     # job) when it shuts down on SIGTERM or Ctrl-C
-    uvicorn.run(create_app(scheduler=with_scheduler), host=host, port=port, log_level="info")
+    server = uvicorn.Server(uvicorn.Config(create_app(scheduler=with_scheduler), host=host, port=port,
+                                           log_level="info"))
+    server.run(sockets=[sock])
+    if not server.started:  # the app's start-up failed (its error is in the log above)
+        raise FreshnessError("the server stopped before it started serving: see the error above")
+
+
+def _listen(host: str, port: int):
+    """A socket bound to host:port (as uvicorn binds it), or a UsageError saying why not."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(f"cannot listen on {host}: not an address or a known host name ({exc})") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        why = {errno.EADDRINUSE: "the port is already in use (another freshness serve?); choose another with --port",
+               errno.EACCES: "permission denied (ports below 1024 need privileges); choose a port from 1024",
+               errno.EADDRNOTAVAIL: "this machine has no such address; use 127.0.0.1 or 0.0.0.0",
+               }.get(exc.errno, exc.strerror or str(exc))
+        raise UsageError(f"cannot listen on {host}:{port}: {why}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 @app.command("scheduler")
@@ -298,6 +369,48 @@ def _progress_printer(verb: str, noun: str) -> Callable[[int, int], None]:
         sys.stderr.flush()
 
     return show
+
+
+@app.command()
+@handle_errors
+def doctor(
+    fix: bool = typer.Option(False, "--fix", help="Repair what can be repaired (see below)."),
+    quick: bool = typer.Option(False, "--quick", help="Do not read every stored file to compare it with its sha256."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Check the database and the stored files against each other; with --fix, repair.
+
+    Checks: the database is there and current; PRAGMA integrity_check and foreign keys;
+    rows naming files that are not stored; stored files no row names (left by a process
+    killed mid-write); temporary files; damaged files (sha256); permissions (data
+    directory 0700, files 0600). --fix removes unreferenced and temporary files (never one
+    a check-in being committed relies on), makes missing thumbnails again from their
+    originals and sets the permissions. Exit status 0 when healthy (or everything found was
+    fixed), 1 when problems remain.
+
+    \b
+    Examples:
+      freshness doctor
+      freshness doctor --fix
+    """
+    from freshness import doctor as checks
+
+    report = checks.run(get_settings(), fix=fix, quick=quick)
+    if as_json:
+        _emit_json(report.as_dict())
+    else:
+        for f in report.findings:
+            label = "fixed" if f.fixed else "ok" if f.ok else "problem"
+            typer.echo(f"{label:<8} {f.check}: {f.message}")
+        problems = report.problems
+        if not problems:
+            typer.echo("healthy" if not any(f.fixed for f in report.findings) else "healthy (after the fixes above)")
+        else:
+            fixable = [f for f in problems if f.fixable]
+            typer.echo(f"{len(problems)} problem(s)" + (": `freshness doctor --fix` repairs "
+                                                         f"{len(fixable)} of them" if fixable and not fix else ""))
+    if report.problems:
+        raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------- people
@@ -739,9 +852,14 @@ def checkin(
     Example:
       freshness checkin "Ada Lovelace" selfie1.jpg selfie2.jpg --taken 2025-06-01
     """
+    import os
+
     from freshness.checkins import check_in, parse_taken
+    from freshness.files import open_regular
     from freshness.people import resolve_person
 
+    for path in images:  # a path that is no readable image file stops the command before any is stored
+        os.close(open_regular(path))
     with _session() as session:
         who = resolve_person(session, person)
         taken_at = parse_taken(taken, who) if taken else None
@@ -962,8 +1080,11 @@ def reminders_list(
         transitions = []
         items = []
         previews: set[int] = set()
+        # every person's --as-of is read before anyone is evaluated: a date that leaves the
+        # calendar in one time zone refuses the command, not the people after the first
+        whens = {who.id: _as_of(as_of, who.timezone, now) for who in people}
         for who in people:
-            when = _as_of(as_of, who.timezone, now)
+            when = whens[who.id]
             if when > now:  # the record follows the real clock: a look ahead records nothing
                 previews.add(who.id)  # type: ignore[arg-type]
                 items += [preview_dict(p, who, when) for p in preview_person(session, who, when)]

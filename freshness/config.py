@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from platformdirs import user_data_dir
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 from freshness.errors import SettingsError
 from freshness.faces.limits import QualityLimits
@@ -35,13 +36,13 @@ class Settings(BaseSettings):
     database_url: str | None = None
 
     # Upload limits: checked before anything is decoded.
-    max_upload_bytes: int = 25 * MB
-    max_pixels: int = 50_000_000
+    max_upload_bytes: int = Field(default=25 * MB, ge=1024, le=1024 * MB)
+    max_pixels: int = Field(default=50_000_000, ge=10_000, le=500_000_000)
 
     # Working resolution: every image (headshot or selfie) is normalised to at most
     # this many pixels on its long side before landmarks and the embedding are
     # computed, so distances between any two images are comparable.
-    work_max_side: int = 1024
+    work_max_side: int = Field(default=1024, ge=64, le=8192)
     # Faces are first searched on a further reduced copy (long side at most this).
     detect_max_side: int = _GATE.detect_max_side
     # Only when HOG finds no face: dlib's CNN detector on a copy this size (0: off).
@@ -65,7 +66,7 @@ class Settings(BaseSettings):
     identity_min_references: int = DEFAULT_MIN_REFERENCES
     # Global likeness-rule overrides: a JSON object using the rule policy's field
     # names, e.g. FRESHNESS_POLICY='{"abs_threshold": 0.58}'.
-    policy: dict[str, Any] = Field(default_factory=dict)
+    policy: Annotated[dict[str, Any], NoDecode] = Field(default_factory=dict)
 
     # Links in messages point here (the address people open freshness at).
     base_url: str = "http://127.0.0.1:8000"
@@ -123,10 +124,45 @@ class Settings(BaseSettings):
             if not value:
                 return {}
             try:
-                return json.loads(value)
+                value = json.loads(value)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"FRESHNESS_POLICY must be a JSON object: {exc}") from exc
+                raise ValueError(f"must be a JSON object, e.g. '{{\"abs_threshold\": 0.58}}': {exc}") from None
+        if not isinstance(value, dict):
+            raise ValueError("must be a JSON object, e.g. '{\"abs_threshold\": 0.58}'")
+        if value:  # checked now, not at the first evaluation (where every person would fail)
+            from freshness.rules import Policy
+
+            Policy().with_overrides(value)  # a ValueError names the key and what it accepts
         return value
+
+    @field_validator("home")
+    @classmethod
+    def _check_home(cls, value: Path) -> Path:
+        value = Path(value).expanduser()
+        if value.exists() and not value.is_dir():
+            raise ValueError("is not a directory (the data directory holds the database and the stored photos)")
+        for parent in value.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise ValueError(f"{parent} is not a directory")
+                break
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from sqlalchemy.engine import make_url
+
+        try:
+            url = make_url(value.strip())
+        except Exception:
+            raise ValueError("is not a database URL: use e.g. sqlite:////path/to/freshness.db or "
+                             "postgresql+psycopg://user@host/dbname") from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(f"{url.get_backend_name()!r} databases are not supported: use sqlite or postgresql")
+        return value.strip()
 
     @field_validator("identity_radius")
     @classmethod
@@ -167,6 +203,8 @@ def _setting_errors(exc: ValidationError) -> str:
         msg = str(err["msg"]).removeprefix("Value error, ")
         value = err.get("input")
         shown = f"={value}" if isinstance(value, (str, int, float)) else ""
+        if any(word in name for word in ("SECRET", "TOKEN", "PASSWORD", "DATABASE_URL")):
+            shown = ""  # never echo a credential (a database URL may carry a password) to a terminal or log
         lines.append(f"{name}{shown}: {msg}")
     return "invalid setting: " + "; ".join(lines)
 
@@ -177,6 +215,8 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         raise SettingsError(_setting_errors(exc)) from None
+    except SourceError as exc:  # a value the environment source could not even parse
+        raise SettingsError(f"invalid setting: {exc}") from None
 
 
 def reset_settings_cache() -> None:

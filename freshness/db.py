@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+import os
 from pathlib import Path
 
 from sqlalchemy import DateTime, event
@@ -64,11 +65,84 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # pragma: no 
 _engines: dict[str, Engine] = {}
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for other databases and in-memory ones)."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" \
+            or parsed.database.startswith("file:"):
+        return None
+    return Path(parsed.database)
+
+
+def shown_url(url: str) -> str:
+    """The database URL as it may be printed or logged: without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(an unreadable database URL)"
+
+
+def create_database_file(settings: Settings) -> None:
+    """Before the first connection of ``freshness init``: the data directory (0700) and an empty
+    database file (0600; SQLite gives its -wal and -shm files the database file's mode)."""
+    from freshness.blobs import private_dir
+
+    path = sqlite_file(settings.db_url)
+    if path is None:
+        return
+    private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+def database_problem(settings: Settings) -> tuple[str, str] | None:
+    """Why the (SQLite) database cannot be used as it is, as (kind, message): ``not_a_file``,
+    ``lost`` (missing or empty while the data directory holds stored photos: it was deleted,
+    moved or replaced) or ``missing`` (never initialised). None when it is there (or not SQLite)."""
+    path = sqlite_file(settings.db_url)
+    if path is None or path.is_file() and path.stat().st_size > 0:
+        return None
+    if path.exists() and not path.is_file():
+        return "not_a_file", f"the database {path} is not a file"
+    if stored_files_present(settings):
+        return "lost", lost_database(settings, "is missing" if not path.exists() else "is empty")
+    if not path.exists():
+        return "missing", f"the database {shown_url(settings.db_url)} is not initialised: run `freshness init` first"
+    return None  # an empty file and no photos: `init` fills it, other commands say it is not initialised
+
+
+def lost_database(settings: Settings, what: str) -> str:
+    return (f"the database {shown_url(settings.db_url)} {what}, but the data directory {settings.home} holds stored photos: "
+            f"it was deleted, moved or replaced. Restore it from a backup (then run `freshness doctor`)")
+
+
+def check_database(settings: Settings) -> None:
+    """Refuse to go on without the database instead of letting SQLite create an empty one (any
+    command run before ``init`` used to leave one behind); see ``database_problem``."""
+    from freshness.errors import UsageError
+
+    problem = database_problem(settings)
+    if problem is not None:
+        kind, message = problem
+        if kind == "lost":
+            message += f"; to start over instead, move {settings.home} away and run `freshness init`"
+        raise UsageError(message)
+
+
+def stored_files_present(settings: Settings) -> bool:
+    from freshness.blobs import BlobStore
+
+    return next(iter(BlobStore(settings.blob_dir).files()), None) is not None
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         )

@@ -266,24 +266,31 @@ def _process(session, settings: Settings, person, folder: Path, claimed: Path, l
     from freshness.checkins import add_checkin
     from freshness.context import get_context
     from freshness.errors import ImageRejected, UsageError
+    from freshness.files import open_regular, read_at_most
 
     _, name = _parse_claim(claimed.name)
     limit = settings.max_upload_bytes
     try:
-        with open(claimed, "rb") as fh:
-            before = os.fstat(fh.fileno())
+        # a regular file only, not followed if it is a link, never waiting (a FIFO swapped in
+        # after the listing), and at most the limit + 1 bytes read whatever its size says
+        fd = open_regular(claimed, follow_symlinks=False)
+        try:
+            before = os.fstat(fd)
             if listed is not None and not _same(listed, before):
                 raise _StillWriting
-            data = None if before.st_size > limit else fh.read()
-            if data is not None and not _same(before, os.fstat(fh.fileno())):
+            data = None if before.st_size > limit else read_at_most(fd, limit)
+            if data is not None and (len(data) > limit or not _same(before, os.fstat(fd))):
                 raise _StillWriting
+        finally:
+            os.close(fd)
     except _StillWriting:
         _unclaim(claimed, folder)
         report.waiting += 1
         return
-    except OSError as exc:  # not readable (permissions): say so instead of trying again and again
+    except (OSError, UsageError) as exc:  # not readable (permissions): say so instead of trying again and again
+        reason = exc.message.rpartition(": ")[2] if isinstance(exc, UsageError) else (exc.strerror or str(exc))
         _refuse(claimed, folder, person, f"Found {_local(now, person.timezone)} in the inbox folder.",
-                "unreadable", f"the file cannot be read: {exc.strerror or exc}", report)
+                "unreadable", f"the file cannot be read: {reason}", report)
         return
 
     when = f"Imported {_local(now, person.timezone)} from the inbox folder."

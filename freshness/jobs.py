@@ -61,39 +61,29 @@ def dispatch(settings: Settings | None = None, clock: Callable[[], datetime] | N
 
 
 def maintenance(settings: Settings | None = None, now: datetime | None = None) -> dict[str, int]:
-    """Daily housekeeping: stored files no row refers to (left by a crash between writing a
-    file and committing its row) and abandoned temporary files, once they are a day old."""
-    from freshness.blobs import BlobStore
-    from freshness.models import Checkin, Headshot
+    """Daily housekeeping: stored files no committed row refers to (left by a crash between
+    writing a file and committing its row: thumbnails, kept originals) and abandoned temporary
+    files, once they are a day old. Files are removed under the store's lock, so never one a
+    check-in being committed relies on (see freshness.blobs)."""
+    from freshness.blobs import BlobStore, references_from
 
     settings = settings or get_settings()
     now = now or _clock.utcnow()
     store = BlobStore(settings.blob_dir)
     cutoff = (now - timedelta(days=1)).timestamp()
-    with _session(settings) as session:
-        used = set()
-        for digest, thumb in session.exec(select(Headshot.image_digest, Headshot.thumb_digest)).all():
-            used |= {digest, thumb}
-        for digest, thumb, kept in session.exec(select(Checkin.image_digest, Checkin.thumb_digest, Checkin.original_kept)).all():
-            used.add(thumb)
-            if kept:
-                used.add(digest)
     removed = {"orphaned_files": 0, "temporary_files": 0}
     if not settings.blob_dir.exists():
         return removed
-    for path in settings.blob_dir.rglob("*"):
-        if not path.is_file():
-            continue
+    candidates = set()
+    for path in store.files():
         try:
-            old = path.stat().st_mtime < cutoff
+            if path.stat().st_mtime < cutoff:
+                candidates.add(path.name)
         except FileNotFoundError:
             continue
-        if path.name.endswith(".tmp") or path.name.startswith("."):
-            if old:
-                path.unlink(missing_ok=True)
-                removed["temporary_files"] += 1
-        elif old and path.name not in used and store.delete(path.name):
-            removed["orphaned_files"] += 1
+    removed["orphaned_files"] = len(store.discard(candidates, references_from(get_engine(settings)),
+                                                  older_than=cutoff))
+    removed["temporary_files"] = store.remove_temporary(older_than=cutoff)
     if any(removed.values()):
         log.info("maintenance: %s", removed)
     return removed

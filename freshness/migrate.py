@@ -66,7 +66,10 @@ def upgrade(settings: Settings | None = None) -> tuple[str | None, str | None]:
     """Upgrade the database to head. Idempotent. Returns (before, after) revisions."""
     from alembic import command
 
+    from freshness.db import create_database_file
+
     settings = settings or get_settings()
+    create_database_file(settings)  # private (0600) from the start, in a private data directory
     before = current_revision(settings)
     cfg = alembic_config(settings)
     with get_engine(settings).connect() as connection:

@@ -60,7 +60,7 @@ def hash_token(token: str) -> str:
 def validate_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones ("America")
         raise UsageError(
             f"unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin', 'America/New_York' or 'UTC'"
         ) from None
@@ -177,7 +177,7 @@ def delete_person(session: Session, person: Person, blobs) -> dict[str, int]:
     Blobs still referenced by another person's rows (identical bytes) are kept.
     Returns counts of what was removed.
     """
-    from sqlalchemy import delete, or_
+    from sqlalchemy import delete
     from sqlalchemy import select as sa_select
 
     from freshness.models import (
@@ -203,14 +203,11 @@ def delete_person(session: Session, person: Person, blobs) -> dict[str, int]:
     session.execute(delete(Headshot).where(Headshot.person_id == pid))
     session.execute(delete(Person).where(Person.id == pid))
     session.commit()
-    still_used = set()
-    if digests:  # a file stays only if another row has it: a check-in's original only when it was kept
-        for model, columns in ((Headshot, ("image_digest", "thumb_digest")), (Checkin, ("image_digest", "thumb_digest"))):
-            conditions = [getattr(model, col).in_(digests) for col in columns]
-            for row in session.exec(select(model).where(or_(*conditions))).all():
-                still_used |= {getattr(row, col) for col in columns
-                               if not (model is Checkin and col == "image_digest" and not row.original_kept)}
-    removed = sum(1 for d in digests - still_used if blobs.delete(d))
+    # a file stays only if a committed row still refers to it (another person's identical bytes,
+    # or a check-in of them being committed right now): see freshness.blobs
+    from freshness.blobs import references_from
+
+    removed = len(blobs.discard(digests, references_from(session.get_bind())))
     return {"headshots": len(headshots), "checkins": len(checkins), "files": removed}
 
 

@@ -2,12 +2,21 @@
 
 * The format is sniffed from the bytes (never from a file name); JPEG, PNG, WebP
   and HEIC/HEIF are accepted, anything else is refused by name.
-* Limits are checked before any pixel is decoded: the byte size, then the pixel
-  count read from the header (a decompression bomb never reaches the decoder).
+* Limits are checked before any pixel is decoded: the byte size, then from the header
+  the pixel count, the aspect ratio (a 1 x 50,000,000 strip is no photo, and resampling
+  it would take gigabytes) and the bytes the decoded picture would occupy (a 16-bit or
+  alpha image takes more memory per pixel): a decompression bomb never reaches the decoder,
+  and the memory one decode may take is bounded, not only its pixel count.
+* A HEIF file holding several images (a burst, a collage, two people) is refused: which of
+  them is "the photo" is not ours to guess. AVIF (an AV1 image in the same container) is
+  named as such and refused.
 * JPEGs are decoded with Pillow's draft mode straight to a reduced size (the
-  DCT scales by 1/2, 1/4, 1/8), then every image is reduced to the working size.
+  DCT scales by 1/2, 1/4, 1/8), then every image is reduced to the working size
+  before any conversion of its colours (so a conversion never copies the full-size picture).
 * EXIF orientation is applied; the working image carries no metadata at all.
-  The only metadata kept is the capture time (EXIF DateTimeOriginal).
+  The only metadata kept is the capture time (EXIF DateTimeOriginal), and only when it is
+  a real date (years 1900-2999, an offset within +-14:00); otherwise it is dropped and
+  ``taken_at_problem`` says why.
 """
 
 from __future__ import annotations
@@ -29,6 +38,13 @@ ACCEPTED = "accepted formats: JPEG, PNG, WebP, HEIC/HEIF"
 
 _PIL_FORMAT = {"JPEG": "JPEG", "PNG": "PNG", "WebP": "WEBP", "HEIF": "HEIF"}
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
+_HEVC_BRANDS = _HEIF_BRANDS - {b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+
+# Bytes Pillow keeps per pixel of a decoded image in each mode (RGB is stored as 4 bytes).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2, "BGR;15": 2, "BGR;16": 2,
+               "BGR;24": 3}
+MB = 1024 * 1024
 
 _TAG_ORIENTATION = 0x0112
 _IFD_EXIF = 0x8769
@@ -55,6 +71,12 @@ class DecodeLimits:
     max_bytes: int = 25 * 1024 * 1024
     max_pixels: int = 50_000_000
     work_max_side: int = 1024
+    # The long side may be at most this many times the short side (phone panoramas reach
+    # about 4:1; a headshot or selfie is near 3:4).
+    max_aspect_ratio: float = 8.0
+    # The decoded picture may occupy at most this many bytes (50 megapixels of RGB take 200 MB
+    # in Pillow; a 16-bit or alpha image more per pixel than its pixel count suggests).
+    max_decode_bytes: int = 256 * MB
 
 
 @dataclass(frozen=True)
@@ -68,6 +90,7 @@ class DecodedImage:
     orientation: int  # EXIF orientation that was applied (1 = none)
     taken_at: datetime | None  # EXIF DateTimeOriginal; aware when the file had an offset
     draft_used: bool
+    taken_at_problem: str | None = None  # why an EXIF date the file has was not used
 
 
 def _register_heif() -> None:
@@ -91,10 +114,11 @@ def sniff_format(data: bytes) -> str:
         return "WebP"
     if head[4:8] == b"ftyp":
         brands = {head[8:12]} | {head[i : i + 4] for i in range(16, min(len(head), 8 + int.from_bytes(head[:4], "big")), 4)}
+        # an AVIF lists the generic HEIF brands (mif1, miaf) too: its own brand decides
+        if head[8:12] in _AVIF_BRANDS or (brands & _AVIF_BRANDS and not brands & _HEVC_BRANDS):
+            raise ImageRejected(f"unsupported format: AVIF; {ACCEPTED}", code="unsupported_format")
         if brands & _HEIF_BRANDS:
             return "HEIF"
-        if b"avif" in brands or b"avis" in brands:
-            raise ImageRejected(f"AVIF images are not supported; {ACCEPTED}", code="unsupported_format")
         raise ImageRejected(f"this looks like a video/ISO-media file, not a photo; {ACCEPTED}", code="unsupported_format")
     raise ImageRejected(f"unsupported file: {_describe_unknown(data)}; {ACCEPTED}", code="unsupported_format")
 
@@ -126,35 +150,101 @@ def _describe_unknown(data: bytes) -> str:
         return "not a recognised image format"
 
 
-def _parse_exif_datetime(value: object, offset: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
+# A capture date outside these years is a camera without a set clock (0000:00:00, 1970 is
+# below the lower bound of the service anyway) or a forged file; the service narrows it further.
+EXIF_YEARS = (1900, 2999)
+MAX_OFFSET = timedelta(hours=14)  # UTC-12:00 to UTC+14:00 are the zones in use
+
+
+def _parse_exif_datetime(value: object, offset: object) -> tuple[datetime | None, str | None]:
+    """(DateTimeOriginal, None), or (None, why it was not used) when the file has one that is
+    not a real date; (None, None) without one."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if not isinstance(value, str) or not value.strip(" \x00"):
+        return None, None
     match = re.match(r"^\s*(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})", value)
     if not match:
-        return None
+        return None, f"the photo's EXIF date {value[:32]!r} is not a date"
     try:
         parsed = datetime(*(int(g) for g in match.groups()))
     except ValueError:
-        return None
-    if isinstance(offset, str):
-        off = re.match(r"^\s*([+-])(\d{2}):(\d{2})", offset)
-        if off:
-            delta = timedelta(hours=int(off.group(2)), minutes=int(off.group(3)))
-            parsed = parsed.replace(tzinfo=timezone(delta if off.group(1) == "+" else -delta))
-    return parsed
+        return None, f"the photo's EXIF date {value[:19]!r} is not a date"
+    if not EXIF_YEARS[0] <= parsed.year <= EXIF_YEARS[1]:
+        return None, f"the photo's EXIF date {value[:19]!r} is out of range (camera clock?)"
+    if isinstance(offset, bytes):
+        offset = offset.decode("ascii", "replace")
+    if isinstance(offset, str) and offset.strip(" \x00"):
+        off = re.match(r"^\s*([+-])(\d{2}):(\d{2})\s*$", offset.strip("\x00"))
+        if not off:
+            return None, f"the photo's EXIF time zone offset {offset[:16]!r} is not an offset"
+        delta = timedelta(hours=int(off.group(2)), minutes=int(off.group(3)))
+        if int(off.group(3)) >= 60 or delta > MAX_OFFSET:
+            return None, f"the photo's EXIF time zone offset {offset[:16]!r} is out of range"
+        parsed = parsed.replace(tzinfo=timezone(delta if off.group(1) == "+" else -delta))
+    return parsed, None
+
+
+def _frames(im: Image.Image) -> int:
+    try:
+        return int(getattr(im, "n_frames", 1))
+    except Exception:  # a broken frame table: counted as one; the decoder decides
+        return 1
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
-    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(im, dtype=np.float64)
+    """RGB pixels of a (working-size) image: high bit depths scaled to 8 bits, transparency
+    laid on white."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im).astype(np.float32)
         top = 65535.0 if arr.max(initial=0) > 255 else 255.0
-        im = Image.fromarray(np.clip(arr / top * 255.0, 0, 255).astype(np.uint8), "L")
+        im = Image.fromarray(np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8), "L")
     has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info)
     if has_alpha:
         rgba = im.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
     return im.convert("RGB") if im.mode != "RGB" else im
+
+
+def _reduced(im: Image.Image, max_side: int) -> Image.Image:
+    """``im`` at most ``max_side`` on its long side. Palette and bilevel images are converted
+    first (Pillow would resample them by nearest neighbour); a large image is first reduced by
+    an integer factor, band by band, so no full-size copy is ever made (Pillow premultiplies a
+    copy of an alpha image to resample it, and converting a palette image copies it)."""
+    long_side = max(im.size)
+    if long_side <= max_side:
+        return im
+    convert = None
+    if im.mode in ("P", "PA", "1"):
+        convert = "RGBA" if im.mode == "PA" or "transparency" in im.info else "RGB"
+    factor = max_side / long_side
+    size = (max(1, round(im.width * factor)), max(1, round(im.height * factor)))
+    step = int(long_side / max_side / 3.0)  # leaves at least 3x the final size for the bicubic filter
+    if step >= 2 and not im.mode.startswith("I;16"):  # Pillow reduces every mode but 16-bit
+        im = _reduce_in_bands(im, step, convert)
+    elif convert:
+        im = im.convert(convert)
+    return im.resize(size, Image.Resampling.BICUBIC)
+
+
+def _reduce_in_bands(im: Image.Image, step: int, convert: str | None) -> Image.Image:
+    """``im.reduce(step)`` (converted to ``convert`` first), made from bands of ``step * 128`` rows."""
+    rows = step * 128
+    out = Image.new(convert or im.mode, (-(-im.width // step), -(-im.height // step)))
+    for top in range(0, im.height, rows):
+        band = im.crop((0, top, im.width, min(im.height, top + rows)))
+        if convert:
+            band = band.convert(convert)
+        out.paste(band.reduce(step), (0, top // step))
+    if "transparency" in im.info and not convert:
+        out.info["transparency"] = im.info["transparency"]
+    return out
+
+
+def decode_bytes(mode: str, size: tuple[int, int]) -> int:
+    """Bytes Pillow keeps for a decoded image of this mode and size."""
+    return size[0] * size[1] * _MODE_BYTES.get(mode, 4)
 
 
 def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> DecodedImage:
@@ -191,10 +281,25 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> DecodedI
                 code="too_many_pixels",
                 details={"width": width, "height": height, "limit": limits.max_pixels},
             )
-        if fmt in ("PNG", "WebP") and getattr(im, "n_frames", 1) > 1:
+        if width < 1 or height < 1 or max(width, height) > limits.max_aspect_ratio * min(width, height):
+            raise ImageRejected(
+                f"image is {width}x{height} pixels, a strip rather than a photo: the long side may be at most "
+                f"{limits.max_aspect_ratio:g} times the short side",
+                code="too_many_pixels",  # the dimensions are outside the limits
+                details={"width": width, "height": height, "max_aspect_ratio": limits.max_aspect_ratio},
+            )
+        frames = _frames(im)
+        if fmt in ("PNG", "WebP") and frames > 1:
             raise ImageRejected(
                 f"animated {fmt} images are not accepted: send a single still photo; {ACCEPTED}",
                 code="animated",
+            )
+        if fmt == "HEIF" and frames > 1:
+            raise ImageRejected(
+                f"this HEIC/HEIF file holds {frames} images (a burst or a collage?): send a single photo; "
+                f"{ACCEPTED}",
+                code="animated",  # several pictures in one file, as an animation
+                details={"images": frames},
             )
         try:
             exif = im.getexif()
@@ -207,7 +312,8 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> DecodedI
             sub = exif.get_ifd(_IFD_EXIF)
         except Exception:
             sub = {}
-        taken_at = _parse_exif_datetime(sub.get(_TAG_DATETIME_ORIGINAL), sub.get(_TAG_OFFSET_TIME_ORIGINAL))
+        taken_at, taken_at_problem = _parse_exif_datetime(sub.get(_TAG_DATETIME_ORIGINAL),
+                                                          sub.get(_TAG_OFFSET_TIME_ORIGINAL))
 
         scale = min(1.0, limits.work_max_side / max(width, height))
         draft_used = False
@@ -215,6 +321,14 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> DecodedI
             requested = (max(1, int(width * scale)), max(1, int(height * scale)))
             im.draft(None, requested)
             draft_used = im.size != (width, height)
+        needed = decode_bytes(im.mode, im.size)  # after draft: what the decoder will hold
+        if needed > limits.max_decode_bytes:
+            raise ImageRejected(
+                f"image would take {needed / MB:.0f} MB of memory to decode ({width}x{height} pixels, {im.mode}); "
+                f"the limit is {limits.max_decode_bytes / MB:.0f} MB",
+                code="too_many_pixels",
+                details={"width": width, "height": height, "bytes": needed, "limit": limits.max_decode_bytes},
+            )
         try:
             im.load()
         except Exception as exc:
@@ -222,20 +336,21 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> DecodedI
                 f"cannot decode this {fmt} file: it looks truncated or corrupt ({exc}); {ACCEPTED}",
                 code="corrupt",
             ) from None
-        work = _to_rgb(im)
+        # Reduce first, then convert the colours and turn upright: both are cheaper on the small image.
+        try:
+            work = _to_rgb(_reduced(im, limits.work_max_side))
+        except Exception as exc:  # a decoder that passed load() but left pixels Pillow cannot use
+            raise ImageRejected(
+                f"cannot decode this {fmt} file: it looks truncated or corrupt ({exc}); {ACCEPTED}",
+                code="corrupt",
+            ) from None
+        if work is im:
+            work = im.copy()
 
-    # Reduce first, then turn upright: transposing the small image is cheaper.
-    long_side = max(work.size)
-    if long_side > limits.work_max_side:
-        factor = limits.work_max_side / long_side
-        size = (max(1, round(work.width * factor)), max(1, round(work.height * factor)))
-        work = work.resize(size, Image.Resampling.BICUBIC)
     if orientation != 1:
         work = work.transpose(_TRANSPOSE[orientation])
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    if work is im:
-        work = work.copy()
     work.info = {}  # pixels only: no EXIF, GPS, ICC or text chunks survive
     clean = work
     return DecodedImage(
@@ -246,4 +361,5 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> DecodedI
         orientation=orientation,
         taken_at=taken_at,
         draft_used=draft_used,
+        taken_at_problem=taken_at_problem,
     )

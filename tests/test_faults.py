@@ -1,0 +1,144 @@
+"""Faults: concurrent writers, killed processes, a locked database, a full or read-only disk.
+
+What must hold after any of them (README, "When things fail"): the database passes
+``PRAGMA integrity_check``, no row refers to a missing file, nothing half-written stays, and
+what a killed process left (a file without its row, a ``.tmp`` file) is found and removed by
+``freshness doctor --fix`` and the maintenance job.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from freshness import migrate
+from freshness.blobs import BlobBatch
+from freshness.checkins import add_checkin
+from freshness.config import Settings
+from freshness.context import Context
+from freshness.db import get_engine
+from freshness.errors import ImageRejected
+from freshness.models import Checkin
+from freshness.people import add_person, delete_person
+
+NOW = datetime(2025, 6, 1, 12, tzinfo=timezone.utc)
+ADAMS = "people/amy_adams/adams.jpg"
+
+
+def referenced(home: Path) -> set[str]:
+    """Every file the rows name (read with plain SQL: independent of the code under test)."""
+    db = sqlite3.connect(home / "freshness.db")
+    try:
+        rows = db.execute("SELECT image_digest FROM headshot UNION SELECT thumb_digest FROM headshot "
+                          "UNION SELECT thumb_digest FROM checkin "
+                          "UNION SELECT image_digest FROM checkin WHERE original_kept").fetchall()
+    finally:
+        db.close()
+    return {r[0] for r in rows}
+
+
+def stored(home: Path) -> set[str]:
+    return {p.name for p in (home / "blobs").glob("??/??/*") if p.is_file() and not p.name.startswith(".")}
+
+
+def missing_files(home: Path) -> list[str]:
+    """Digests rows refer to whose files are not in the store."""
+    return sorted(referenced(home) - stored(home))
+
+
+def integrity(home: Path) -> str:
+    db = sqlite3.connect(home / "freshness.db")
+    try:
+        return db.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def world(home: Path):
+    settings = Settings()
+    migrate.upgrade(settings)
+    return settings, Context(settings)
+
+
+# ---------------------------------------------------------------- one file, two writers (deterministic)
+
+
+@pytest.mark.faces
+def test_it_never_removes_a_file_the_winner_of_a_race_committed(world, faces: Path, monkeypatch) -> None:
+    """8 concurrent check-ins of one photo used to leave the winner's row without its thumbnail:
+    the loser had written the file first, lost the race on the unique key and removed "its"
+    file on rollback. Here the interleaving is forced: the loser writes the thumbnail, the
+    winner stores the same photo completely, then the loser's insert fails."""
+    settings, ctx = world
+    data = (faces / ADAMS).read_bytes()
+    with Session(get_engine(settings), expire_on_commit=False) as loser, \
+            Session(get_engine(settings), expire_on_commit=False) as winner:
+        person, _ = add_person(loser, "Adams", consent=True, now=NOW)
+        real_put = BlobBatch.put
+        won: list = []
+        turns: list[str] = []
+
+        def put_then_let_the_other_win(self, blob: bytes) -> str:
+            digest = real_put(self, blob)
+            if not turns:
+                turns.append("the winner")
+                won.append(add_checkin(winner, ctx, winner.get(type(person), person.id), data, now=NOW))
+            return digest
+
+        monkeypatch.setattr(BlobBatch, "put", put_then_let_the_other_win)
+        with pytest.raises(ImageRejected) as lost:
+            add_checkin(loser, ctx, person, data, now=NOW)
+        assert lost.value.code == "duplicate"
+    (row,) = won
+    assert ctx.blobs.exists(row.checkin.thumb_digest)
+    assert missing_files(settings.home) == []
+
+
+@pytest.mark.faces
+def test_deleting_a_person_keeps_a_file_a_check_in_being_committed_relies_on(world, faces: Path,
+                                                                            monkeypatch) -> None:
+    """Two people checked in identical bytes: deleting the first while the second's check-in
+    has found the file (and not yet committed its row) must not remove it. The deletion waits
+    for the writer's transaction, then sees the new row and keeps the file."""
+    settings, ctx = world
+    data = (faces / ADAMS).read_bytes()
+    engine = get_engine(settings)
+    with Session(engine, expire_on_commit=False) as session:
+        first, _ = add_person(session, "First", consent=True, now=NOW)
+        second, _ = add_person(session, "Second", consent=True, now=NOW)
+        add_checkin(session, ctx, first, data, now=NOW)
+    real_put = BlobBatch.put
+    deleting: list[threading.Thread] = []
+    outcome: dict[str, object] = {}
+
+    def put_while_someone_deletes(self, blob: bytes) -> str:
+        digest = real_put(self, blob)
+        if not deleting:
+            def delete_first() -> None:
+                with Session(engine, expire_on_commit=False) as other:
+                    outcome["counts"] = delete_person(other, other.get(type(first), first.id), ctx.blobs)
+
+            thread = threading.Thread(target=delete_first)
+            deleting.append(thread)
+            thread.start()
+            thread.join(2.0)
+            outcome["waited"] = thread.is_alive()  # blocked until this writer's transaction ends
+        return digest
+
+    monkeypatch.setattr(BlobBatch, "put", put_while_someone_deletes)
+    with Session(engine, expire_on_commit=False) as session:
+        result = add_checkin(session, ctx, session.get(type(second), second.id), data, now=NOW)
+    deleting[0].join(30)
+    assert outcome["waited"] is True
+    assert outcome["counts"]["files"] == 0  # type: ignore[index]
+    assert ctx.blobs.exists(result.checkin.thumb_digest)
+    assert missing_files(settings.home) == []
+    with Session(engine) as session:
+        assert [c.person_id for c in session.exec(select(Checkin)).all()] == [second.id]
