@@ -122,7 +122,7 @@ def _is_loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
-def _check_webhook(url: str) -> tuple[str, list[str]]:
+def _check_webhook(url: str, settings: Settings) -> tuple[str, list[str]]:
     value = url.strip()
     if any(c.isspace() for c in value):
         raise UsageError(f"a webhook URL cannot contain spaces: {url!r}")
@@ -135,27 +135,39 @@ def _check_webhook(url: str) -> tuple[str, list[str]]:
         raise UsageError(f"a webhook URL needs a host name: {url!r} (expected https://host/path)")
     if parts.fragment:
         raise UsageError(f"a webhook URL cannot have a #fragment (it is never sent to the server): {url!r}")
+    from freshness import netguard
+
+    try:  # not to the server's own network (SSRF): checked again at every send
+        netguard.check_url(value, netguard.Policy.from_settings(settings))
+    except netguard.TargetRefused as exc:
+        raise UsageError(f"webhook URL refused: {exc}") from None
     warnings = []
     if parts.scheme.lower() == "http" and not _is_loopback(parts.hostname):
         warnings.append(words.webhook_plain_http_warning())
     return value, warnings
 
 
-def _check_apprise(url: str) -> str:
+def _check_apprise(url: str, settings: Settings) -> str:
     value = url.strip()
     if "://" not in value:
         raise UsageError(f"not an Apprise URL: {url!r} (expected a service URL such as ntfy://ntfy.sh/my-topic "
                          f"or tgram://bot-token/chat-id)")
     from freshness.notify import apprise_channel
 
-    problem = apprise_channel.validate(value)
+    problem = apprise_channel.validate(value, settings)
     if problem:
         raise UsageError(f"Apprise URL refused: {problem}")
     return value
 
 
-def validate_target(kind: str, target: str) -> tuple[str, list[str]]:
-    """The target as it will be stored, and warnings to show (nothing is written here)."""
+def validate_target(kind: str, target: str, settings: Settings | None = None) -> tuple[str, list[str]]:
+    """The target as it will be stored, and warnings to show (nothing is written here). Webhook
+    and Apprise hosts must be public addresses unless FRESHNESS_ALLOW_PRIVATE_TARGETS allows
+    them (``freshness.netguard``)."""
+    if settings is None:
+        from freshness.config import get_settings
+
+        settings = get_settings()
     if kind not in CHANNEL_KINDS:
         raise UsageError(f"unknown channel kind {kind!r}: use one of {', '.join(CHANNEL_KINDS)}")
     if not target or not target.strip():
@@ -165,8 +177,8 @@ def validate_target(kind: str, target: str) -> tuple[str, list[str]]:
     if kind == "email":
         return _check_email(target), []
     if kind == "webhook":
-        return _check_webhook(target)
-    return _check_apprise(target), []
+        return _check_webhook(target, settings)
+    return _check_apprise(target, settings), []
 
 
 # --------------------------------------------------------------------------- add, list, remove, enable
@@ -179,9 +191,10 @@ class Added:
     warnings: list[str] = field(default_factory=list)
 
 
-def add_channel(session: Session, person: Person, kind: str, target: str, now: datetime) -> Added:
+def add_channel(session: Session, person: Person, kind: str, target: str, now: datetime,
+                settings: Settings | None = None) -> Added:
     """Validate and add a channel; a webhook gets a new signing secret."""
-    value, warnings = validate_target(kind, target)
+    value, warnings = validate_target(kind, target, settings)
     existing = session.exec(select(Channel).where(Channel.person_id == person.id, Channel.kind == kind,
                                                   Channel.target == value)).first()
     if existing is not None:

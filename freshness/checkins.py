@@ -214,7 +214,8 @@ def add_headshot(
     published_on = published_on or today
     if published_on > today:
         raise UsageError(f"--published {published_on.isoformat()} is in the future (today is {today.isoformat()})")
-    digest = sha256_hex(data)
+    kept = _without_metadata(data)  # what is stored: the file without its EXIF, GPS, XMP (README, "Privacy")
+    digest = sha256_hex(kept if kept is not None else data)
     existing = session.exec(
         select(Headshot).where(
             Headshot.person_id == person.id,
@@ -229,6 +230,9 @@ def add_headshot(
             details={"headshot_id": existing.id},
         )
     _, analysis = _analyze(ctx, data, "headshot")
+    if kept is None:  # an image, but one whose structure cannot be followed to take its metadata out
+        raise ImageRejected("this file's metadata (EXIF, GPS) cannot be removed from it: save it again as a "
+                            "JPEG or PNG and register that", code="corrupt")
     warnings = list(analysis.warnings)  # failed quality measures, then a face ignored in the background
     prov = read_provenance(data)  # never raises: what cannot be read is a problem in it
     ai_generated, conflict = recorded_ai(ai_generated, prov)
@@ -240,7 +244,7 @@ def add_headshot(
             warnings.append(words.provenance_warning(reason, prov))  # type: ignore[arg-type]
     try:
         with _stored(session, ctx) as batch:
-            headshot = _store_headshot(session, batch, person, data, digest, analysis, platform=platform,
+            headshot = _store_headshot(session, batch, person, kept, digest, analysis, platform=platform,
                                        published_on=published_on, ai_generated=ai_generated,
                                        disclosed=disclosed, now=now)
             headshot.provenance = prov
@@ -250,10 +254,20 @@ def add_headshot(
     return HeadshotResult(headshot=headshot, analysis=analysis, backfilled=len(checkins), warnings=warnings)
 
 
+def _without_metadata(data: bytes) -> bytes | None:
+    """``privacy.strip_metadata``, or None when the file's structure cannot be followed."""
+    from freshness.privacy import MetadataError, strip_metadata
+
+    try:
+        return strip_metadata(data)
+    except MetadataError:
+        return None
+
+
 def _store_headshot(session: Session, batch: BlobBatch, person: Person, data: bytes, digest: str,
                     analysis: FaceAnalysis, *, platform: str, published_on: date, ai_generated: bool,
                     disclosed: bool, now: datetime) -> Headshot:
-    batch.put(data)  # the published original is kept
+    batch.put(data)  # the published file is kept (without its metadata: see _without_metadata)
     thumb = batch.put(analysis.thumbnail_jpeg)
     headshot = Headshot(
         person_id=person.id,

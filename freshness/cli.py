@@ -533,13 +533,17 @@ def person_delete(
     person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
     yes: bool = typer.Option(False, "--yes", help="Confirm: delete without asking."),
 ) -> None:
-    """Delete a person and all their data (embeddings, thumbnails, originals, reminders).
+    """Forget a person: delete every row and file of theirs (embeddings, thumbnails, headshot files,
+    check-ins, reminders, messages, channels, tokens, inbox photos), then scrub the database
+    files. Also `freshness person forget`; withdrawing consent is this. Recorded in the audit
+    log (ids and counts only).
 
     \b
     Example:
       freshness person delete "Ada Lovelace" --yes
     """
-    from freshness.people import delete_person, resolve_person
+    from freshness.people import resolve_person
+    from freshness.privacy import forget
 
     with _session() as session:
         who = resolve_person(session, person)
@@ -550,9 +554,21 @@ def person_delete(
             if not typer.confirm(f"Delete {what}? This cannot be undone.", default=False):
                 typer.echo("nothing deleted")
                 raise typer.Exit(1)
-        counts = delete_person(session, who, get_context().blobs)
-    typer.echo(f"deleted {who.name} (#{who.id}): {counts['headshots']} headshot(s), "
+        name, pid = who.name, who.id
+        done = forget(session, who, get_settings(), get_context().blobs, actor="cli", now=utcnow())
+    counts = done.counts()
+    typer.echo(f"deleted {name} (#{pid}): {counts['headshots']} headshot(s), "
                f"{counts['checkins']} check-in(s), {counts['files']} stored file(s)")
+    if done.scrub.get("database") == "sqlite" and not done.scrub.get("complete"):
+        typer.echo("warning: another process kept the database busy, so its write-ahead log still holds deleted "
+                   "rows until the next checkpoint (the daily maintenance job makes one)", err=True)
+    elif done.scrub.get("database") not in (None, "sqlite"):
+        typer.echo(f"note: {done.scrub['database']} keeps deleted rows until VACUUM, and in its WAL and backups "
+                   "(README, \"Privacy\")", err=True)
+
+
+person_app.command("forget", help="Forget a person (the same as `freshness person delete`).\n\n"
+                   "\b\nExample:\n  freshness person forget \"Ada Lovelace\" --yes")(person_delete)
 
 
 @person_app.command("link")
@@ -1552,6 +1568,86 @@ def token_revoke(token_id: int = typer.Argument(..., metavar="ID", help="The tok
         typer.echo(f"API token #{row.id}{label} of {who.name} was already revoked")
     else:
         typer.echo(f"revoked API token #{row.id}{label} of {who.name}: it opens nothing from now on")
+
+
+# ---------------------------------------------------------------- export and import (README, "Export")
+
+
+@app.command("export")
+@handle_errors
+def export_command(
+    person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
+    file: Path = typer.Argument(..., help="The zip file to write (it must not exist).", metavar="FILE.zip",
+                                dir_okay=False),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Export everything of a person into a zip file: freshness.json (the person, consent,
+    headshots, check-ins, measurements, reminders, events, channels, notifications,
+    deliveries) and the stored images. `freshness import` on another installation reads it.
+
+    The file holds biometric data and the person's channel secrets: give it only to them.
+
+    \b
+    Example:
+      freshness export "Ada Lovelace" ada.zip
+    """
+    import os
+
+    from freshness.export import export_person
+    from freshness.people import resolve_person
+
+    try:
+        fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UsageError(f"{file} exists already: give a new file name") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {file}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as out, _session() as session:
+            who = resolve_person(session, person)
+            counts = export_person(session, who, get_settings(), out, utcnow(), actor="cli")
+    except BaseException:
+        file.unlink(missing_ok=True)
+        raise
+    if as_json:
+        _emit_json({"person": {"id": who.id, "name": who.name}, "file": str(file), **counts})
+        return
+    typer.echo(f"exported {who.name} (#{who.id}) to {file}: {counts['headshots']} headshot(s), "
+               f"{counts['checkins']} check-in(s), {counts['reminders']} reminder(s), {counts['images']} image(s)")
+    if counts["missing_files"]:
+        typer.echo(f"warning: {counts['missing_files']} stored file(s) are missing from the file store and are not "
+                   "in the export (it cannot be imported as it is)", err=True)
+
+
+@app.command("import")
+@handle_errors
+def import_command(
+    file: Path = typer.Argument(..., help="A zip file written by `freshness export`.", metavar="FILE.zip"),
+    name: Optional[str] = typer.Option(None, "--name", help="Import the person under this name instead.",
+                                       metavar="NAME"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Import a person exported from another installation (a person moving servers). The file is
+    checked completely first (its structure, every field, every image's sha256); nothing is
+    written unless all of it is right. A person with the same name here is refused (see --name).
+    Prints their new id and a new API token (tokens do not move).
+
+    \b
+    Example:
+      freshness import ada.zip
+    """
+    from freshness.export import import_export, read_export
+
+    settings = get_settings()
+    parsed = read_export(file, settings)
+    with _session() as session:
+        who, token, counts = import_export(session, get_context(), parsed, utcnow(), actor="cli", name=name)
+    if as_json:
+        _emit_json({"person": {"id": who.id, "name": who.name}, "token": token, **counts})
+        return
+    typer.echo(f"imported {who.name} as person #{who.id}: {counts['headshots']} headshot(s), "
+               f"{counts['checkins']} check-in(s), {counts['reminders']} reminder(s), {counts['channels']} channel(s)")
+    typer.echo(f"API token (shown once, store it now): {token}")
 
 
 def main() -> None:  # console-script entry point

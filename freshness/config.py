@@ -116,6 +116,25 @@ class Settings(BaseSettings):
     # this many seconds (a photo still being copied or synced is left for the next run).
     inbox_settle_seconds: int = Field(default=30, ge=0, le=86400)
 
+    # Privacy (README, "Privacy"): everything of a person is purged by the daily maintenance job
+    # once they have not been active (check-in, sign-in, API use) for this many days (0: never).
+    retention_inactive_days: int = Field(default=1095, ge=0, le=36500)
+    # Photos the inbox import moved to done/ and refused/ (originals, metadata included) are
+    # removed after this many days (0: at the next maintenance run).
+    inbox_keep_days: int = Field(default=7, ge=0, le=3650)
+    # `freshness import`: the largest export file taken (its images and JSON are checked too).
+    max_import_bytes: int = Field(default=2 * 1024 * MB, ge=MB)
+
+    # Security (README, "Security"): webhook and Apprise targets on private, loopback, link-local
+    # or other non-public addresses are refused unless allowed here: "true" (all of them) or a
+    # comma-separated list of networks, e.g. "127.0.0.1/32,10.0.0.0/8".
+    allow_private_targets: str = ""
+    # Sign-in attempts: this many failures from one address (or naming one person) within the
+    # window lock that address (or person's failed credentials) out for the lockout.
+    signin_max_failures: int = Field(default=10, ge=1, le=10000)
+    signin_failure_window_seconds: int = Field(default=600, ge=1, le=86400)
+    signin_lockout_seconds: int = Field(default=900, ge=1, le=86400)
+
     @field_validator("policy", mode="before")
     @classmethod
     def _parse_policy(cls, value: Any) -> Any:
@@ -179,6 +198,14 @@ class Settings(BaseSettings):
             raise ValueError(f"must be a whole number from 1 to {IDENTITY_REFERENCES} (default "
                              f"{DEFAULT_MIN_REFERENCES}): how many earlier selfies a new one needs to be compared with")
         return value
+
+    @field_validator("allow_private_targets")
+    @classmethod
+    def _check_allow_private_targets(cls, value: str) -> str:
+        from freshness.netguard import parse_allow_list
+
+        parse_allow_list(value)  # raises ValueError with the entry that is not a network
+        return value.strip()
 
     @property
     def db_url(self) -> str:

@@ -59,6 +59,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # pragma: no 
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # deleted rows are overwritten with zeros (in the database file, its free pages and the WAL
+    # frames written from then on), so a forgotten person's data is not left in the file
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

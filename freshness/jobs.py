@@ -72,6 +72,11 @@ def maintenance(settings: Settings | None = None, now: datetime | None = None) -
     store = BlobStore(settings.blob_dir)
     cutoff = (now - timedelta(days=1)).timestamp()
     removed = {"orphaned_files": 0, "temporary_files": 0}
+    # the retention schedule first (README, "Retention"): people inactive too long are forgotten,
+    # inbox photos and held candidates past their time removed, the SQLite WAL truncated
+    from freshness.privacy import retention
+
+    removed.update(retention(settings, now, store).as_dict())
     if not settings.blob_dir.exists():
         return removed
     candidates = set()

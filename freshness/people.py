@@ -16,15 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from freshness.errors import NotFound, UsageError
 from freshness.names import clean_name, name_key
 from freshness.models import ApiToken, Channel, Person
+from freshness.privacy import EARLIER_NOTICES, NOTICE_VERSION, notice_text, touch
 
-CONSENT_VERSION = "2026-11"
-CONSENT_TEXT = (
-    "freshness computes face embeddings (128 numbers that describe a face) from your headshots and "
-    "selfies. Face embeddings are biometric data. freshness stores, on this server only: the embeddings, "
-    "a small face thumbnail of each image, the original headshot image, the time each selfie was taken "
-    "and its quality measures; original selfies are not kept unless the operator enabled "
-    "FRESHNESS_KEEP_SELFIE_ORIGINALS. Nothing is sent anywhere else. Deleting the person deletes all of it."
-)
+# The privacy notice a person agrees to (README, "Privacy notice"): its text and version live in
+# freshness.privacy; the version and the time of consent are stored with the person.
+CONSENT_VERSION = NOTICE_VERSION
+CONSENT_TEXT = EARLIER_NOTICES["2026-11"]  # the notice before version 2026-12 (kept for its records)
 SECTORS = ("healthcare", "legal", "government", "finance", "education", "technology", "media", "other")
 TRUST_CRITICAL_SECTORS = ("healthcare", "legal", "government", "finance")
 TOKEN_PREFIX = "fr_"
@@ -96,7 +93,8 @@ def add_person(
 ) -> tuple[Person, str]:
     """Create a person and an API token. Returns (person, token); only the token's hash is stored."""
     if not consent:
-        raise UsageError("consent required: " + CONSENT_TEXT + " Run again with --consent to agree.", code="consent")
+        raise UsageError("consent required (face embeddings are biometric data): read the privacy notice below; "
+                         "run again with --consent to agree.\n\n" + notice_text(), code="consent")
     try:
         name = clean_name(name or "")
     except ValueError as exc:
@@ -390,7 +388,25 @@ def person_by_token(session: Session, token: str, now: datetime | None = None) -
         row.last_used_at = now
         session.add(row)
         session.commit()
-    return session.get(Person, row.person_id)
+    person = session.get(Person, row.person_id)
+    if now is not None and person is not None:
+        touch(session, person, now)  # API use and sign-ins keep the person's data (retention)
+    return person
+
+
+def failed_credential_owner(session: Session, token: str) -> int | None:
+    """Whose revoked API token or spent/expired sign-in link this is (for counting failed
+    sign-ins per person), or None for a token nobody has."""
+    from freshness.models import SignInLink
+
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    digest = hash_token(token)
+    model: Any = ApiToken if token.startswith(TOKEN_PREFIX) else SignInLink if token.startswith(SIGNIN_PREFIX) \
+        else None
+    if model is None:
+        return None
+    return session.exec(select(model.person_id).where(model.token_sha256 == digest)).first()
 
 
 # ---------------------------------------------------------------- one-time sign-in links
@@ -431,4 +447,7 @@ def use_signin_link(session: Session, token: str, now: datetime) -> Person | Non
     if changed != 1:
         return None
     link = session.exec(select(SignInLink).where(SignInLink.token_sha256 == digest)).one()
-    return session.get(Person, link.person_id)
+    person = session.get(Person, link.person_id)
+    if person is not None:
+        touch(session, person, now)  # a sign-in keeps the person's data (retention)
+    return person

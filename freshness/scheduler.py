@@ -69,7 +69,11 @@ def _dispatch_summary(report: Any) -> str:
 
 
 def _maintenance_summary(removed: dict[str, int]) -> str:
-    return f"{removed['orphaned_files']} orphaned file(s) and {removed['temporary_files']} temporary file(s) removed"
+    text = f"{removed['orphaned_files']} orphaned file(s) and {removed['temporary_files']} temporary file(s) removed"
+    retention = [(removed.get("inactive_people_purged", 0), "inactive people purged (README, \"Retention\")"),
+                 (removed.get("inbox_files_removed", 0), "inbox photo(s) past their time removed"),
+                 (removed.get("held_candidates_removed", 0), "held candidate(s) removed")]
+    return text + "".join(f"; {n} {what}" for n, what in retention if n)
 
 
 def _send_now(settings: Settings) -> str:
@@ -300,7 +304,11 @@ def stop(scheduler: BackgroundScheduler) -> None:
 
 
 def configure_logging() -> None:
-    """One line per job run on stderr; APScheduler's own chatter only when something is wrong."""
+    """One line per job run on stderr; APScheduler's own chatter only when something is wrong.
+    No token reaches a log line (``privacy.install_log_redaction``)."""
+    from freshness.privacy import install_log_redaction
+
+    install_log_redaction()
     handler_exists = any(getattr(h, "_freshness", False) for h in logging.getLogger().handlers)
     if not handler_exists:
         handler = logging.StreamHandler()

@@ -97,6 +97,20 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     reset_settings_cache()
 
 
+#: The loopback networks the tests' receivers listen on: private addresses, which webhooks and
+#: Apprise refuse unless FRESHNESS_ALLOW_PRIVATE_TARGETS allows them (README, "Security").
+LOOPBACK_TARGETS = "127.0.0.0/8,::1/128"
+
+
+@pytest.fixture
+def allow_loopback(home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Allow notification targets on loopback (the tests' receivers) for this test: in the
+    environment, so settings made in the test, the CLI and the processes it starts see it."""
+    monkeypatch.setenv("FRESHNESS_ALLOW_PRIVATE_TARGETS", LOOPBACK_TARGETS)
+    reset_settings_cache()
+    return LOOPBACK_TARGETS
+
+
 @pytest.fixture
 def ready(home: Path) -> Path:
     """A fresh data directory with an initialised database."""

@@ -32,6 +32,8 @@ from tests.clitools import run, run_json, snapshot
 from tests.conftest import FROZEN_NOW
 from tests.receivers import receiver_fixture
 
+pytestmark = pytest.mark.usefixtures("allow_loopback")  # the receivers listen on loopback
+
 ADMIN = "admin-token-for-the-tests-0123456789"
 OBAMA = "people/barack_obama"
 BIDEN = "people/joe_biden"

@@ -40,6 +40,8 @@ from tests import dbseed
 from tests.conftest import IN_CI, REPO
 from tests.receivers import Answer, Request, receiver_fixture
 
+pytestmark = pytest.mark.usefixtures("allow_loopback")  # the receivers listen on loopback
+
 UTC = timezone.utc
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 FROM = "freshness <reminders@fresh.example.org>"

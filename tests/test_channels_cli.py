@@ -20,6 +20,8 @@ from tests.clitools import run, run_json, snapshot
 from tests.conftest import FROZEN_NOW
 from tests.receivers import Receiver, receiver_fixture
 
+pytestmark = pytest.mark.usefixtures("allow_loopback")  # the receivers listen on loopback
+
 ADA = "Ada Lovelace"
 
 

@@ -88,7 +88,10 @@ def test_it_knows_the_head_revision_without_parsing_the_migrations(home) -> None
 def _at_revision(settings: Settings, revision: str) -> None:
     from alembic import command
 
+    from freshness.db import create_database_file
+
     cfg = migrate.alembic_config(settings)
+    create_database_file(settings)  # as `freshness init` does: nothing makes an empty database implicitly
     with get_engine(settings).begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)

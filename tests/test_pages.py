@@ -227,7 +227,9 @@ def test_every_page_renders_for_a_person_without_data(ada: TestClient) -> None:
     rank = _text(ada.get("/me/rank").text)
     assert words.rank_needs_selfies(0, 3) in rank and "Register the headshot you publish" in rank
     settings = _text(ada.get("/me/settings").text)
-    assert "consent text version 2026-11" in settings and "Deleting the person deletes all of it." in settings
+    assert "privacy notice on 2026-11-28 15:30 GMT (version 2026-12)" in settings
+    assert "Who can see it." in settings and "3 years (1095 days) after your last activity" in settings
+    assert "Download my data" in settings and "withdraw your consent" in settings
     assert "email #1: " not in settings and "created with the person" in settings
 
 

@@ -15,7 +15,7 @@ from tests.clitools import run, runner
 from tests.test_channels_cli import Receiver
 from tests.conftest import REPO, faces_root
 
-pytestmark = pytest.mark.faces
+pytestmark = [pytest.mark.faces, pytest.mark.usefixtures("allow_loopback")]  # receivers on loopback
 
 # file names used in the README → photos from ../shared/faces
 STAND_INS = {
@@ -60,6 +60,7 @@ KEY_LINES: list[tuple[str, str]] = [
     ("freshness person list --search", "Ada Lovelace"),
     ("freshness person set", "updated Ada Lovelace (#1): every 14 days"),
     ("freshness person delete", "deleted Ada Lovelace (#1)"),
+    ("freshness person forget", "deleted Ada Lovelace (#1)"),
     ("freshness person link", "http://127.0.0.1:8000/signin/frlink_"),
     ("freshness headshot add", "added headshot #"),
     ("freshness headshot list", "linkedin"),
@@ -95,6 +96,9 @@ KEY_LINES: list[tuple[str, str]] = [
     ("freshness token create", "API token #2 for Ada Lovelace (phone), shown once (store it now):"),
     ("freshness token list", "created with the person"),
     ("freshness token revoke", "revoked API token #1 (created with the person) of Ada Lovelace"),
+    ("freshness export", "exported Ada Lovelace (#1) to ada.zip: 1 headshot(s), 3 check-in(s)"),
+    ("freshness import", "imported Ada King as person #2: 1 headshot(s), 3 check-in(s)"),
+    ("freshness doctor", "healthy"),
 ]
 
 

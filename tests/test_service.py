@@ -23,7 +23,7 @@ from tests.test_channels import LoopbackController, Mailbox
 from tests.receivers import Receiver
 from tests.test_scheduler import serve
 
-pytestmark = pytest.mark.faces
+pytestmark = [pytest.mark.faces, pytest.mark.usefixtures("allow_loopback")]  # receivers on loopback
 
 
 def signed_by(secret: str, headers: dict[str, str], body: bytes) -> bool:

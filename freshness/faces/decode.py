@@ -7,6 +7,8 @@
   it would take gigabytes) and the bytes the decoded picture would occupy (a 16-bit or
   alpha image takes more memory per pixel): a decompression bomb never reaches the decoder,
   and the memory one decode may take is bounded, not only its pixel count.
+* A file with another file appended after the end of its image (an archive, a web page, a
+  program: a polyglot) is refused; a phone's own trailer (a motion photo's video) is not.
 * A HEIF file holding several images (a burst, a collage, two people) is refused: which of
   them is "the photo" is not ours to guess. AVIF (an AV1 image in the same container) is
   named as such and refused.
@@ -101,6 +103,94 @@ def _register_heif() -> None:
 
             pillow_heif.register_heif_opener()
             _heif_registered = True
+
+
+# What a polyglot carries after the end of its image: an archive, a web page, a document, a
+# program. (A phone's own trailer, such as a motion photo's video, is none of these.)
+_FOREIGN = ((b"PK\x03\x04", "a ZIP archive"), (b"PK\x05\x06", "a ZIP archive"), (b"Rar!", "a RAR archive"),
+            (b"7z\xbc\xaf", "a 7-Zip archive"), (b"\x1f\x8b", "a gzip archive"), (b"%PDF", "a PDF document"),
+            (b"\x7fELF", "a program"), (b"MZ", "a program"), (b"#!", "a script"), (b"<?php", "a PHP script"),
+            (b"<!doctype", "a web page"), (b"<html", "a web page"), (b"<script", "a script"), (b"<svg", "an SVG image"),
+            (b"<?xml", "an XML document"))
+_FOREIGN_ANYWHERE = ((b"<script", "a script"), (b"<html", "a web page"), (b"<?php", "a PHP script"),
+                     (b"<iframe", "a web page"), (b"javascript:", "a script"))
+
+
+def _end_of_jpeg(data: bytes) -> int | None:
+    """Where a JPEG's EOI marker ends (walking its segments and entropy-coded scans), or None."""
+    n, i = len(data), 2
+    while i + 1 < n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xD9:
+            return i + 2
+        if 0xD0 <= marker <= 0xD7 or marker in (0x01, 0xD8):
+            i += 2
+            continue
+        if i + 4 > n:
+            return None
+        end = i + 2 + int.from_bytes(data[i + 2:i + 4], "big")
+        if marker != 0xDA:
+            i = end
+            continue
+        j = end  # entropy-coded data: up to the next marker that is not stuffing or a restart
+        while True:
+            j = data.find(b"\xff", j)
+            if j < 0 or j + 1 >= n:
+                return None
+            following = data[j + 1]
+            if following == 0x00 or 0xD0 <= following <= 0xD7:
+                j += 2
+            elif following == 0xFF:
+                j += 1
+            else:
+                break
+        i = j
+    return None
+
+
+def _end_of_png(data: bytes) -> int | None:
+    i, n = 8, len(data)
+    while i + 12 <= n:
+        length = int.from_bytes(data[i:i + 4], "big")
+        kind = data[i + 4:i + 8]
+        i += 12 + length
+        if kind == b"IEND":
+            return i
+    return None
+
+
+def _trailer(data: bytes, fmt: str) -> bytes:
+    if fmt == "JPEG":
+        end = _end_of_jpeg(data)
+    elif fmt == "PNG":
+        end = _end_of_png(data)
+    elif fmt == "WebP":
+        end = 8 + int.from_bytes(data[4:8], "little")
+    else:
+        end = None
+    return data[end:] if end is not None and end < len(data) else b""
+
+
+def foreign_trailer(data: bytes, fmt: str) -> str | None:
+    """What a file carries after the end of its image when that is another kind of file (a
+    polyglot: an image that is also an archive or a web page), else None."""
+    trailer = _trailer(data, fmt)
+    if not trailer:
+        return None
+    head = trailer.lstrip(b"\x00\t\r\n \xef\xbb\xbf")[:16].lower()
+    for signature, what in _FOREIGN:
+        if head.startswith(signature.lower()):
+            return what
+    sample = trailer[:1 << 20].lower()
+    for needle, what in _FOREIGN_ANYWHERE:
+        if needle in sample:
+            return what
+    return None
 
 
 def sniff_format(data: bytes) -> str:
@@ -256,6 +346,14 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> DecodedI
             details={"bytes": len(data), "limit": limits.max_bytes},
         )
     fmt = sniff_format(data)
+    appended = foreign_trailer(data, fmt)
+    if appended is not None:
+        raise ImageRejected(
+            f"this {fmt} file has {appended} appended after the end of its image (a file that is two things "
+            f"at once): send the photo alone; {ACCEPTED}",
+            code="unsupported_format",
+            details={"appended": appended},
+        )
     if fmt == "HEIF":
         _register_heif()
     try:

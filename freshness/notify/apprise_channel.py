@@ -8,7 +8,8 @@ Errors: a URL Apprise cannot use is permanent (the channel is disabled with the 
 a service that does not accept the message (an HTTP error, a timeout, no connection) is
 retried with backoff, with the warning Apprise logged as the reason. Each try waits at
 most ``FRESHNESS_HTTP_TIMEOUT_SECONDS`` to connect and to read, unless the URL sets its
-own ``cto=`` / ``rto=``. Apprise services have no idempotency key: a resend after a crash
+own ``cto=`` / ``rto=``. Hosts on private, loopback or link-local addresses are refused
+(``freshness.netguard``), when the channel is added and at every send. Apprise services have no idempotency key: a resend after a crash
 between sending and recording can show twice there (e-mail and webhooks carry the key).
 """
 
@@ -50,13 +51,48 @@ def _apprise(settings: Settings, url: str) -> tuple[Any, str | None]:
     return notifier, None
 
 
+def _hosts(notifier: Any) -> list[tuple[str, int | None]]:
+    """The hosts the URL names that look like network hosts (an IP address, localhost, a dotted
+    name): services with a fixed address (Telegram, Slack, …) keep tokens where a host would be."""
+    import ipaddress
+
+    found = []
+    for service in notifier:
+        host = getattr(service, "host", None)
+        if not isinstance(host, str) or not host.strip():
+            continue
+        name = host.strip().strip("[]")
+        try:
+            ipaddress.ip_address(name.split("%", 1)[0])
+            literal = True
+        except ValueError:
+            literal = False
+        if literal or "." in name or name.lower() == "localhost":
+            port = getattr(service, "port", None)
+            found.append((name, port if isinstance(port, int) else None))
+    return found
+
+
 def validate(url: str, settings: Settings | None = None) -> str | None:
-    """Why ``url`` cannot be an Apprise channel, or None if it can (nothing is sent)."""
+    """Why ``url`` cannot be an Apprise channel, or None if it can (nothing is sent). A host on a
+    private, loopback or link-local address is refused unless FRESHNESS_ALLOW_PRIVATE_TARGETS
+    allows it (it is checked again at every send)."""
+    from freshness import netguard
+
     if settings is None:
         from freshness.config import get_settings
 
         settings = get_settings()
-    return _apprise(settings, url)[1]
+    notifier, problem = _apprise(settings, url)
+    if problem is not None:
+        return problem
+    policy = netguard.Policy.from_settings(settings)
+    for host, port in _hosts(notifier):
+        try:
+            netguard.check_host(host, port, policy)
+        except netguard.TargetRefused as exc:
+            return str(exc)
+    return None
 
 
 class AppriseTransport:
@@ -68,13 +104,24 @@ class AppriseTransport:
     def send(self, target: str, secret: str | None, message: Message) -> None:
         import apprise
 
+        from freshness import netguard
+
         notifier, problem = _apprise(self.settings, target)
         if problem is not None:
             raise PermanentError(problem)
-        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+        policy = netguard.Policy.from_settings(self.settings)
+        for host, port in _hosts(notifier):  # as when the channel was added
+            try:
+                netguard.check_host(host, port, policy)
+            except netguard.TargetRefused as exc:
+                raise PermanentError(str(exc)) from None
+        # every connection the service makes (redirects included) goes to an allowed address
+        with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as captured, netguard.guarded(policy):
             delivered = notifier.notify(title=message.subject, body=message.text,
                                         body_format=apprise.NotifyFormat.TEXT)
             said = " ".join(line.strip() for line in captured.getvalue().splitlines() if line.strip())
+        if policy.refused:
+            raise PermanentError(netguard.refusal(*policy.refused[0]))
         if not delivered:
             raise TemporaryError(f"the Apprise service ({_shown(target)}) did not take the message"
                                  + (f": {said}" if said else ""))

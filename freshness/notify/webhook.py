@@ -29,7 +29,9 @@ A receiver checks it like this (``body``: the raw bytes, before any JSON parsing
 
 Answers: 2xx is delivered. 408, 409, 425, 429, 5xx, a timeout or a connection error is
 retried with backoff. 410 and every other 4xx (and 3xx: redirects are not followed) is
-permanent: the channel is disabled with the answer as its reason.
+permanent: the channel is disabled with the answer as its reason. A URL whose host is, or
+now resolves to, a private, loopback or link-local address is permanent too, unless
+``FRESHNESS_ALLOW_PRIVATE_TARGETS`` allows it (``freshness.netguard``).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from freshness import __version__, clock
+from freshness import __version__, clock, netguard
 from freshness.config import Settings
 from freshness.notify.base import Message, PermanentError, TemporaryError
 
@@ -156,14 +158,19 @@ class WebhookTransport:
             "webhook-signature": signature,
         }
         timeout = self.settings.http_timeout_seconds
-        try:
-            response = httpx.post(target, content=body, headers=headers, timeout=timeout, follow_redirects=False)
-        except httpx.TimeoutException:
-            raise TemporaryError(f"the webhook did not answer within {timeout:g} s") from None
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            raise PermanentError(f"not a webhook URL we can use: {target} ({exc})") from None
-        except httpx.TransportError as exc:
-            raise TemporaryError(f"could not reach the webhook: {exc or type(exc).__name__}") from None
+        # only to public addresses (or those FRESHNESS_ALLOW_PRIVATE_TARGETS allows), checked on the
+        # address the connection is made to (README, "Security")
+        with netguard.guarded(netguard.Policy.from_settings(self.settings)) as policy:
+            try:
+                response = httpx.post(target, content=body, headers=headers, timeout=timeout, follow_redirects=False)
+            except httpx.TimeoutException:
+                raise TemporaryError(f"the webhook did not answer within {timeout:g} s") from None
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                raise PermanentError(f"not a webhook URL we can use: {target} ({exc})") from None
+            except httpx.TransportError as exc:
+                if policy.refused:
+                    raise PermanentError(netguard.refusal(*policy.refused[0])) from None
+                raise TemporaryError(f"could not reach the webhook: {exc or type(exc).__name__}") from None
         status = response.status_code
         if 200 <= status < 300:
             return

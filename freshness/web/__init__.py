@@ -35,6 +35,9 @@ def create_app(settings: Settings | None = None, *, scheduler: bool = False) -> 
     """The app; with ``scheduler`` it also runs the job scheduler while it serves (started
     before the first request, stopped after the last one; see ``freshness.scheduler``)."""
     settings = settings or get_settings()
+    from freshness.privacy import install_log_redaction
+
+    install_log_redaction()  # no token in any log line (a sign-in link's path in the access log)
     app = FastAPI(
         title="freshness",
         version=__version__,

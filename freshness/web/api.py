@@ -161,16 +161,49 @@ def patch_me(change: m.PersonPatch, person: Me, session: DB) -> Any:
 
 
 @router.delete("/me", response_model=m.Deleted, tags=["me"],
-               summary="Delete yourself and everything stored about you (give your name to confirm)")
+               summary="Delete yourself and everything stored about you, withdrawing your consent "
+                       "(give your name to confirm)")
 def delete_me(confirm: Annotated[m.DeleteMe, Body()], person: Me, session: DB, ctx: Ctx) -> Any:
-    from freshness.people import delete_person
+    from freshness.privacy import forget
 
     if confirm.confirm != person.name:
         raise UsageError(f"this deletes {person.name} (#{person.id}) and all their data (headshots, check-ins, "
                          f"reminders, channels, tokens) and cannot be undone: send {{\"confirm\": "
                          f"{json.dumps(person.name)}}} to confirm")
     ref = {"id": person.id, "name": person.name}
-    return {"person": ref, **delete_person(session, person, ctx.blobs)}
+    done = forget(session, person, ctx.settings, ctx.blobs, actor="api", now=clock.utcnow())
+    return {"person": ref, **done.counts()}
+
+
+@router.get("/me/export", response_class=Response, tags=["me"],
+            responses={200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+                             "description": "A zip: freshness.json and the stored images (README, \"Export\")."}},
+            summary="Download everything stored about you (a zip that `freshness import` reads)")
+def get_export(person: Me, session: DB, ctx: Ctx) -> Response:
+    import tempfile
+
+    from freshness.export import export_person
+
+    from fastapi.responses import StreamingResponse
+
+    # in memory up to 16 MB, then in an unnamed temporary file (gone when closed)
+    out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+    try:
+        export_person(session, person, ctx.settings, out, clock.utcnow(), actor="api")
+        out.seek(0)
+    except BaseException:
+        out.close()
+        raise
+
+    def chunks() -> Any:
+        with out:
+            while chunk := out.read(1024 * 1024):
+                yield chunk
+
+    name = f"freshness-export-{person.id}.zip"
+    return StreamingResponse(chunks(), media_type="application/zip",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"',
+                                      "Cache-Control": "no-store"})
 
 
 @router.post("/me/calendar", response_model=m.CalendarOut, tags=["me"],
@@ -451,10 +484,10 @@ def get_channels(person: Me, session: DB) -> Any:
 
 @router.post("/channels", response_model=m.ChannelAdded, status_code=201, tags=["channels"],
              summary="Add a channel: e-mail, Apprise URL or signed webhook (a webhook's secret is shown once)")
-def post_channel(body: m.ChannelIn, person: Me, session: DB) -> Any:
+def post_channel(request: Request, body: m.ChannelIn, person: Me, session: DB) -> Any:
     from freshness.channels import add_channel, channel_dict
 
-    added = add_channel(session, person, body.kind, body.target, clock.utcnow())
+    added = add_channel(session, person, body.kind, body.target, clock.utcnow(), settings_of(request))
     return {**channel_dict(added.channel), "secret": added.secret, "warnings": added.warnings}
 
 

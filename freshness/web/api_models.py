@@ -46,6 +46,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorOut, "description": "The request body is larger than the upload limit (code too_large)."},
     422: {"model": ErrorOut, "description": "The request does not fit the schema (code invalid_request), or "
                                             "an image was refused (its code)."},
+    429: {"model": ErrorOut, "description": "Too many failed sign-in attempts from this address lately (code "
+                                            "too_many_requests): wait the Retry-After seconds.",
+          "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}},
 }
 ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,

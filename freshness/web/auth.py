@@ -143,8 +143,12 @@ def optional_person(request: Request, session: Session = Depends(db)) -> Person 
     if token is not None:
         from freshness.people import person_by_token
 
+        # failed tokens are counted per address (and per person for their revoked tokens): too
+        # many, and the address is answered 429 before its tokens are even looked at
+        check_attempts(request, now)
         person = person_by_token(session, token, now)
         if person is None:
+            failed_attempt(request, session, token, now)
             raise Unauthorized("this token opens nothing: it is unknown or was revoked")
         return person
     person_id = person_id_from_cookie(settings, request.cookies.get(SESSION_COOKIE), now)
@@ -153,7 +157,37 @@ def optional_person(request: Request, session: Session = Depends(db)) -> Person 
         # a token, so no other site can make a signed-in browser change anything (CSRF)
         raise Unauthorized("a request that changes something needs 'Authorization: Bearer <token>': "
                            "the sign-in cookie only reads")
-    return session.get(Person, person_id) if person_id is not None else None
+    person = session.get(Person, person_id) if person_id is not None else None
+    if person is not None:
+        from freshness.privacy import touch
+
+        touch(session, person, now)  # using the app keeps the person's data (retention)
+    return person
+
+
+def check_attempts(request: Request, now: datetime, person_id: int | None = None) -> None:
+    """Refuse (429, with Retry-After) an address, or a person's failed credentials, that failed too often lately."""
+    from freshness.web import ratelimit
+
+    keys = [ratelimit.client_key(request)] + ([ratelimit.person_key(person_id)] if person_id else [])
+    wait = ratelimit.limiter(request).retry_after(keys, now)
+    if wait is not None:
+        from starlette.exceptions import HTTPException
+
+        raise HTTPException(429, ratelimit.too_many(wait), headers={"Retry-After": str(wait)})
+
+
+def failed_attempt(request: Request, session: Session, token: str, now: datetime) -> None:
+    """Count a credential that opened nothing: for the address, and for the person whose revoked
+    token or spent link it is; a person over the limit is answered 429 from then on."""
+    from freshness.people import failed_credential_owner
+    from freshness.web import ratelimit
+
+    owner = failed_credential_owner(session, token)
+    keys = [ratelimit.client_key(request)] + ([ratelimit.person_key(owner)] if owner else [])
+    ratelimit.limiter(request).failed(keys, now)
+    if owner:
+        check_attempts(request, now, owner)
 
 
 def current_person(person: Person | None = Depends(optional_person)) -> Person:
@@ -171,5 +205,10 @@ def admin(request: Request) -> None:
         raise Forbidden("the admin API is off: set FRESHNESS_ADMIN_TOKEN on the server to use it")
     if token is None:
         raise Unauthorized("send 'Authorization: Bearer <the admin token>'")
+    now = clock.utcnow()
+    check_attempts(request, now)
     if not hmac.compare_digest(token.encode(), settings.admin_token.encode()):
+        from freshness.web import ratelimit
+
+        ratelimit.limiter(request).failed([ratelimit.client_key(request)], now)
         raise Unauthorized("this is not the admin token")

@@ -91,7 +91,7 @@ SECURITY_HEADERS = {
 }
 #: Paths whose errors stay JSON (the API, the calendar feeds, the docs, health).
 JSON_PREFIXES = ("/api", "/calendar", "/healthz", "/openapi.json", "/docs", "/redoc", "/static-offline-docs")
-PAGE_PREFIXES = ("/me", "/signin", "/signout", "/static")
+PAGE_PREFIXES = ("/me", "/signin", "/signout", "/static", "/privacy")
 
 NAV = (("/me", "Dashboard"), ("/me/checkin", "Check in"), ("/me/history", "History"),
        ("/me/rank", "Headshots"), ("/me/settings", "Settings"))
@@ -270,6 +270,9 @@ def _signed_in(request: Request, session: Session) -> Person:
     person = session.get(Person, pid) if pid is not None else None
     if person is None:
         raise SignInRequired(request.url.path if request.method == "GET" else None)
+    from freshness.privacy import touch
+
+    touch(session, person, _now())  # using the app keeps the person's data (retention)
     return person
 
 
@@ -411,20 +414,55 @@ def signin_form(request: Request) -> Response:
     return _signin_page(request, notice=words.SIGNED_OUT if done == "signed-out" else None)
 
 
+def _signin_locked(request: Request, person_id: int | None = None) -> int | None:
+    """Seconds this address (or this person's failed credentials) must wait after too many
+    failed sign-ins (``freshness.web.ratelimit``), or None."""
+    from freshness.web import ratelimit
+
+    keys = [ratelimit.client_key(request)] + ([ratelimit.person_key(person_id)] if person_id else [])
+    return ratelimit.limiter(request).retry_after(keys, _now())
+
+
+def _signin_failed(request: Request, owner: int | None) -> int | None:
+    """Count a failed sign-in (for the address, and for the person whose old credential it was);
+    the seconds to wait if that person's failed credentials are now locked."""
+    from freshness.web import ratelimit
+
+    keys = [ratelimit.client_key(request)] + ([ratelimit.person_key(owner)] if owner else [])
+    ratelimit.limiter(request).failed(keys, _now())
+    return _signin_locked(request, owner) if owner else None
+
+
+def _too_many(request: Request, wait: int, link: str | None = None) -> Response:
+    from freshness.web import ratelimit
+
+    response = _signin_page(request, status_code=429, error=ratelimit.too_many(wait), link=link,
+                            link_ok=link is None)
+    response.headers["retry-after"] = str(wait)
+    return response
+
+
 @router.post("/signin")
 async def signin_with_token(request: Request) -> Response:
     form = await _read_form(request, limit=64 * 1024)
     _check_signin_form(request, form)
     token = str(form.get("token") or "").strip()
+    wait = _signin_locked(request)
+    if wait is not None:  # before the token is looked at: a locked address learns nothing
+        return _too_many(request, wait)
 
-    def work() -> Person | None:
-        from freshness.people import person_by_token
+    def work() -> tuple[Person | None, int | None]:
+        from freshness.people import failed_credential_owner, person_by_token
 
         with _session_of(request) as session:
-            return person_by_token(session, token, _now()) if token else None
+            person = person_by_token(session, token, _now()) if token else None
+            return person, (failed_credential_owner(session, token) if person is None and token else None)
 
-    person = await run_in_threadpool(work)
+    person, owner = await run_in_threadpool(work)
     if person is None:
+        wait = _signin_failed(request, owner)
+        if wait is not None:
+            return _too_many(request, wait)
         return _signin_page(request, status_code=401, error=words.SIGNIN_BAD_TOKEN)
     return _start_session(request, person, str(form.get("next") or ""))
 
@@ -452,15 +490,22 @@ def signin_link_page(token: str, request: Request, session: Session = Depends(db
 async def signin_with_link(token: str, request: Request) -> Response:
     form = await _read_form(request, limit=64 * 1024)
     _check_signin_form(request, form)
+    wait = _signin_locked(request)
+    if wait is not None:
+        return _too_many(request, wait, link=token)
 
-    def work() -> Person | None:
-        from freshness.people import use_signin_link
+    def work() -> tuple[Person | None, int | None]:
+        from freshness.people import failed_credential_owner, use_signin_link
 
         with _session_of(request) as session:
-            return use_signin_link(session, token, _now())
+            person = use_signin_link(session, token, _now())
+            return person, (failed_credential_owner(session, token) if person is None else None)
 
-    person = await run_in_threadpool(work)
+    person, owner = await run_in_threadpool(work)
     if person is None:
+        wait = _signin_failed(request, owner)
+        if wait is not None:
+            return _too_many(request, wait, link=token)
         return _signin_page(request, status_code=410, error=words.SIGNIN_LINK_SPENT, link=token, link_ok=False)
     return _start_session(request, person, str(form.get("next") or ""))
 
@@ -1004,7 +1049,8 @@ def _zones() -> list[str]:
 def _settings_page(request: Request, session: Session, person: Person, *, status_code: int = 200,
                    **context: Any) -> Response:
     from freshness.channels import channel_dict, list_channels
-    from freshness.people import CONSENT_TEXT, SECTORS, list_tokens
+    from freshness.people import SECTORS, list_tokens
+    from freshness.privacy import NOTICE_VERSION, notice_text
     from freshness.reminders import policy_for
     from freshness.rules import Policy
 
@@ -1029,7 +1075,9 @@ def _settings_page(request: Request, session: Session, person: Person, *, status
                    tokens=tokens, channels=channels, sectors=SECTORS, zones=_zones(), hours=list(range(24)),
                    policy_rows=[{"name": k, "value": _policy_value(v), "default": _policy_value(defaults[k]),
                                  "overridden": k in overrides} for k, v in effective.items()],
-                   consent_text=CONSENT_TEXT, consent_version=person.consent_version,
+                   consent_text=notice_text(settings_of(request), person.consent_version),
+                   consent_current=person.consent_version == NOTICE_VERSION,
+                   notice_version=NOTICE_VERSION, consent_version=person.consent_version,
                    consent_at=words.local_time(person.consent_at, tz),
                    next_prompt=words.local_time(person.next_prompt_at, tz) if person.next_prompt_at else "none",
                    notice=context.pop("notice", None) or _notice(request, session, person), **context)
@@ -1148,7 +1196,7 @@ async def delete_everything(request: Request) -> Response:
     form = await _read_form(request, limit=64 * 1024)
 
     def work() -> Response:
-        from freshness.people import delete_person
+        from freshness.privacy import forget
 
         settings = settings_of(request)
         with _session_of(request) as session:
@@ -1159,14 +1207,53 @@ async def delete_everything(request: Request) -> Response:
                 return _settings_page(request, session, person, status_code=400,
                                       error=words.delete_name_mismatch(person.name))
             name, pid = person.name, person.id
-            counts = delete_person(session, person, get_context(settings).blobs)
-            _purge_held(settings, pid)
+            # everything, held candidates and inbox photos included, then the database scrubbed
+            counts = forget(session, person, settings, get_context(settings).blobs, actor="web",
+                            now=_now()).counts()
         response = _render(request, "deleted.html", None, title="Deleted",
                            message=words.deleted_everything(name, pid, counts))  # type: ignore[arg-type]
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
     return await run_in_threadpool(work)
+
+
+@router.get("/me/export")
+def export_download(request: Request, session: Session = Depends(db)) -> Response:
+    """Download my data: the zip `freshness export` writes (README, "Export")."""
+    import tempfile
+
+    from fastapi.responses import StreamingResponse
+
+    from freshness.export import export_person
+
+    person = _signed_in(request, session)
+    out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # in memory, then an unnamed file
+    try:
+        export_person(session, person, settings_of(request), out, _now(), actor="web")
+        out.seek(0)
+    except BaseException:
+        out.close()
+        raise
+
+    def chunks() -> Any:
+        with out:
+            while chunk := out.read(1024 * 1024):
+                yield chunk
+
+    return StreamingResponse(chunks(), media_type="application/zip", headers={
+        "content-disposition": f'attachment; filename="freshness-export-{person.id}.zip"',
+        "cache-control": "no-store"})
+
+
+@router.get("/privacy")
+def privacy_notice(request: Request) -> Response:
+    """The privacy notice, for anyone (before they agree to it)."""
+    from freshness.privacy import notice_text
+
+    person = _optional_person_quick(request)
+    return _render(request, "privacy.html", person, title="Privacy notice",
+                   notice_text=notice_text(settings_of(request)))
 
 
 # ---------------------------------------------------------------- wiring
