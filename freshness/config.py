@@ -34,6 +34,9 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=default_home)
     database_url: str | None = None
+    # SQLite: how long a write waits for another process's write lock before failing with
+    # "the database stayed locked" (exit 2); a transaction is never retried past this.
+    sqlite_busy_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     # Upload limits: checked before anything is decoded.
     max_upload_bytes: int = Field(default=25 * MB, ge=1024, le=1024 * MB)

@@ -53,11 +53,17 @@ def utcnow() -> datetime:
     return clock.utcnow()
 
 
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # pragma: no cover - trivial
+def busy_timeout_ms(settings: Settings | None = None) -> int:
+    """How long (ms) a SQLite write waits for another process's lock (FRESHNESS_SQLITE_BUSY_TIMEOUT_SECONDS)."""
+    settings = settings or get_settings()
+    return int(settings.sqlite_busy_timeout_seconds * 1000)
+
+
+def _sqlite_pragmas(dbapi_connection, connection_record, busy_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:  # pragma: no cover - trivial
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # deleted rows are overwritten with zeros (in the database file, its free pages and the WAL
     # frames written from then on), so a forgotten person's data is not left in the file
@@ -143,13 +149,14 @@ def stored_files_present(settings: Settings) -> bool:
     return next(iter(BlobStore(settings.blob_dir).files()), None) is not None
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, busy_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+            url, connect_args={"timeout": busy_ms / 1000, "check_same_thread": False}
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect",
+                     lambda dbapi_connection, record: _sqlite_pragmas(dbapi_connection, record, busy_ms))
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -157,9 +164,10 @@ def make_engine(url: str) -> Engine:
 def get_engine(settings: Settings | None = None) -> Engine:
     settings = settings or get_settings()
     url = settings.db_url
-    engine = _engines.get(url)
+    busy_ms = busy_timeout_ms(settings)
+    engine = _engines.get(f"{busy_ms} {url}")
     if engine is None:
-        engine = _engines[url] = make_engine(url)
+        engine = _engines[f"{busy_ms} {url}"] = make_engine(url, busy_ms)
     return engine
 
 

@@ -220,8 +220,6 @@ def scrub_database(session: Session) -> dict[str, Any]:
     be done about those from here."""
     from sqlalchemy import text
 
-    from freshness.db import SQLITE_BUSY_TIMEOUT_MS
-
     bind = session.get_bind()
     if bind.dialect.name != "sqlite":
         return {"database": bind.dialect.name, "complete": False}
@@ -230,11 +228,12 @@ def scrub_database(session: Session) -> dict[str, Any]:
         if str(connection.exec_driver_sql("PRAGMA journal_mode").scalar()).lower() != "wal":
             result["complete"] = True
             return result
+        waited = int(connection.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0)
         connection.exec_driver_sql(f"PRAGMA busy_timeout={int(SCRUB_WAIT_MS)}")
         try:
             busy, _, _ = connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)")).one()
         finally:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={waited}")
         connection.commit()
     result["complete"] = not busy
     return result

@@ -298,8 +298,10 @@ def evaluate_person(
     ``now`` is refused (use ``preview_person`` to look ahead without recording), and
     the changes of an evaluation at most ``notify_max_age_hours`` old are announced
     (notifications written into the outbox with their events).
-    A transaction that loses a write race on SQLite ("database is locked" after
-    the busy timeout) is retried: evaluation is idempotent.
+    A transaction that loses a write race on SQLite ("database is locked") is retried:
+    evaluation is idempotent. Retries stop once the busy timeout has passed since the
+    first attempt: a lock another process holds that long is an error, not waited out
+    once per retry (20 retries used to wait 20 busy timeouts).
     """
     if now is not None and as_of > now:
         raise UsageError(
@@ -312,6 +314,9 @@ def evaluate_person(
         settings = settings or get_settings()
         if as_of >= now - timedelta(hours=settings.notify_max_age_hours):
             announce = Announcer(settings)
+    from freshness.db import busy_timeout_ms
+
+    give_up = _time.monotonic() + busy_timeout_ms(settings) / 1000
     for attempt in range(retries + 1):
         try:
             out = _evaluate_once(session, person, as_of, policy, announce)
@@ -320,7 +325,7 @@ def evaluate_person(
             return out
         except OperationalError as exc:
             session.rollback()
-            if "locked" not in str(exc).lower() or attempt == retries:
+            if "locked" not in str(exc).lower() or attempt == retries or _time.monotonic() >= give_up:
                 raise
             _time.sleep(min(0.05 * (attempt + 1), 0.5))
     raise AssertionError("unreachable")  # pragma: no cover

@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 
 from freshness import rules
 from freshness.config import Settings
-from freshness.db import get_engine
+from freshness.db import busy_timeout_ms, get_engine
 from freshness.errors import FreshnessError
 from freshness.likeness import Sample
 from freshness.models import Checkin, Headshot, Measurement, Person, Reminder
@@ -145,6 +145,8 @@ def sweep(settings: Settings, as_of: datetime, *, batch: int = 500, announce: bo
         total = session.exec(select(func.count()).select_from(Person)).one()
     last_id = 0
     while True:
+        # a lock another process holds for the whole busy timeout is an error, not retried
+        give_up = _time.monotonic() + busy_timeout_ms(settings) / 1000
         for attempt in range(retries + 1):
             with Session(engine, expire_on_commit=False) as session:
                 people = list(session.exec(
@@ -159,7 +161,7 @@ def sweep(settings: Settings, as_of: datetime, *, batch: int = 500, announce: bo
                 except OperationalError as exc:
                     session.rollback()
                     del report.failed[failed_before:]
-                    if "locked" not in str(exc).lower() or attempt == retries:
+                    if "locked" not in str(exc).lower() or attempt == retries or _time.monotonic() >= give_up:
                         raise
                     _time.sleep(min(0.05 * (attempt + 1), 0.5))
                     continue
