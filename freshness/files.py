@@ -30,9 +30,16 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def size_text(n: int) -> str:
+    """A byte count as people read it: 25 MB, 1.5 MB, 200 KB (a limit below 1 MB is not "0 MB")."""
+    if n < 1048576:
+        return f"{max(1, round(n / 1024))} KB"
+    return f"{n / 1048576:.1f}".removesuffix(".0") + " MB"
+
+
 def too_large(size: int, limit: int) -> ImageRejected:
-    shown = f"{size / 1048576:.1f} MB" if size <= limit * 2 else f"more than {limit / 1048576:.0f} MB"
-    return ImageRejected(f"file too large: {shown}; the limit is {limit / 1048576:.0f} MB", code="too_large",
+    shown = size_text(size) if size <= limit * 2 else f"more than {size_text(limit)}"
+    return ImageRejected(f"file too large: {shown}; the limit is {size_text(limit)}", code="too_large",
                          details={"limit": limit})
 
 

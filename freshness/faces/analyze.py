@@ -42,6 +42,8 @@ Box = tuple[int, int, int, int]  # left, top, right, bottom in working pixels
 # HOG's own box is when it searches another resolution (README, "Quality gate").
 CNN_BOX_SHIFT = (0.04, 0.08)
 CNN_BOX_SCALE = 1.05
+# The CNN detector fails (a dlib error, not "no face") on a picture less than 16 pixels on a side.
+CNN_MIN_SIDE = 16
 
 _lock = threading.Lock()
 _models: dict[str, Any] = {}
@@ -170,6 +172,8 @@ def _detect_cnn(image: Image.Image, limits: QualityLimits) -> list[Box]:
         small = image.resize(
             (max(1, round(image.width * factor)), max(1, round(image.height * factor))), Image.Resampling.BILINEAR
         )
+    if min(small.size) < CNN_MIN_SIDE:  # dlib's network cannot run on it (and no face fits in it)
+        return []
     (dx, dy), scale = CNN_BOX_SHIFT, CNN_BOX_SCALE
     boxes = []
     for d in cnn(np.asarray(small), 0):

@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from freshness.errors import ImageRejected
+from freshness.files import size_text
 
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WebP", "HEIC/HEIF")
 ACCEPTED = "accepted formats: JPEG, PNG, WebP, HEIC/HEIF"
@@ -275,6 +276,12 @@ def _parse_exif_datetime(value: object, offset: object) -> tuple[datetime | None
     return parsed, None
 
 
+def _why(exc: BaseException) -> str:
+    """A decoder's complaint on one line (libheif's end with a newline), at most 200 characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
 def _frames(im: Image.Image) -> int:
     try:
         return int(getattr(im, "n_frames", 1))
@@ -341,7 +348,7 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> DecodedI
     """Decode ``data`` into the working image, or raise ``ImageRejected`` saying why."""
     if len(data) > limits.max_bytes:
         raise ImageRejected(
-            f"file too large: {len(data) / 1048576:.1f} MB; the limit is {limits.max_bytes / 1048576:.0f} MB",
+            f"file too large: {size_text(len(data))}; the limit is {size_text(limits.max_bytes)}",
             code="too_large",
             details={"bytes": len(data), "limit": limits.max_bytes},
         )
@@ -367,7 +374,7 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> DecodedI
         ) from None
     except Exception as exc:  # Pillow raises many kinds for broken headers
         raise ImageRejected(
-            f"cannot read this {fmt} file: it looks truncated or corrupt ({exc}); {ACCEPTED}",
+            f"cannot read this {fmt} file: it looks truncated or corrupt ({_why(exc)}); {ACCEPTED}",
             code="corrupt",
         ) from None
     with im:
@@ -431,7 +438,7 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> DecodedI
             im.load()
         except Exception as exc:
             raise ImageRejected(
-                f"cannot decode this {fmt} file: it looks truncated or corrupt ({exc}); {ACCEPTED}",
+                f"cannot decode this {fmt} file: it looks truncated or corrupt ({_why(exc)}); {ACCEPTED}",
                 code="corrupt",
             ) from None
         # Reduce first, then convert the colours and turn upright: both are cheaper on the small image.
@@ -439,7 +446,7 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> DecodedI
             work = _to_rgb(_reduced(im, limits.work_max_side))
         except Exception as exc:  # a decoder that passed load() but left pixels Pillow cannot use
             raise ImageRejected(
-                f"cannot decode this {fmt} file: it looks truncated or corrupt ({exc}); {ACCEPTED}",
+                f"cannot decode this {fmt} file: it looks truncated or corrupt ({_why(exc)}); {ACCEPTED}",
                 code="corrupt",
             ) from None
         if work is im:
