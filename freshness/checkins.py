@@ -154,6 +154,13 @@ def _in_range(when: datetime, text: str, what: str) -> datetime:
     return when
 
 
+def _check_published_year(published_on: date) -> None:
+    """A publication date before 1900 is a typing mistake (0001-01-01 made reminders "since 0003-01-01")."""
+    if published_on.year < EARLIEST.year:
+        raise UsageError(f"--published {published_on.isoformat()} is out of range: give a date from "
+                         f"{EARLIEST.year} to today")
+
+
 def parse_taken(text: str, person: Person) -> datetime:
     """``YYYY-MM-DD`` (noon) or ``YYYY-MM-DDTHH:MM`` in the person's time zone (or with an explicit offset)."""
     raw = text.strip()
@@ -214,6 +221,12 @@ def add_headshot(
     published_on = published_on or today
     if published_on > today:
         raise UsageError(f"--published {published_on.isoformat()} is in the future (today is {today.isoformat()})")
+    _check_published_year(published_on)
+    from freshness.faces import analyze_image, decode_image
+
+    # The decoder's limits first: no image library reads bytes it refuses (taking the metadata out
+    # of a PNG made Pillow decode all of it: a 1 x 50,000,000 PNG took 500 MB before being refused).
+    decoded = decode_image(data, ctx.decode_limits)
     kept = _without_metadata(data)  # what is stored: the file without its EXIF, GPS, XMP (README, "Privacy")
     digest = sha256_hex(kept if kept is not None else data)
     existing = session.exec(
@@ -229,7 +242,7 @@ def add_headshot(
             code="duplicate",
             details={"headshot_id": existing.id},
         )
-    _, analysis = _analyze(ctx, data, "headshot")
+    analysis = analyze_image(decoded, "headshot", ctx.quality_limits)
     if kept is None:  # an image, but one whose structure cannot be followed to take its metadata out
         raise ImageRejected("this file's metadata (EXIF, GPS) cannot be removed from it: save it again as a "
                             "JPEG or PNG and register that", code="corrupt")
@@ -341,6 +354,7 @@ def update_headshot(
         today = local_today(person, now)  # type: ignore[arg-type]
         if published_on > today:
             raise UsageError(f"--published {published_on.isoformat()} is in the future (today is {today.isoformat()})")
+        _check_published_year(published_on)
         changes["published_on"] = published_on
     if ai_generated is not None:
         changes["ai_generated"] = ai_generated
