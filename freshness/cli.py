@@ -121,10 +121,10 @@ def _session() -> Session:
     try:
         revision = current_revision(settings)
     except Exception as exc:
-        from freshness.failures import explain
+        from freshness.failures import StorageError, explain
 
-        failure = explain(exc)
-        raise FreshnessError(f"cannot open the database {_shown_db(settings)}: "
+        failure = explain(exc)  # a machine's failure (unreachable server, disk, permissions): exit 2, not 1
+        raise (StorageError if failure else FreshnessError)(f"cannot open the database {_shown_db(settings)}: "
                              f"{failure.message if failure else exc}", code="storage") from None
     if revision is None:
         from freshness.db import lost_database, stored_files_present
@@ -235,10 +235,10 @@ def init(
     try:
         before, after = upgrade(settings)
     except Exception as exc:
-        from freshness.failures import explain
+        from freshness.failures import StorageError, explain
 
-        failure = explain(exc)
-        raise FreshnessError(f"cannot migrate the database {_shown_db(settings)}: "
+        failure = explain(exc)  # a machine's failure (unreachable server, disk, permissions): exit 2, not 1
+        raise (StorageError if failure else FreshnessError)(f"cannot migrate the database {_shown_db(settings)}: "
                              f"{failure.message if failure else exc}", code="storage") from None
     if before == after:
         typer.echo(f"database {_shown_db(settings)} is up to date (revision {after})")
