@@ -28,11 +28,11 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from freshness import rules, words
-from freshness.checkins import checkins_of, list_headshots, measurements_of
+from freshness.checkins import checkins_of, list_headshots
 from freshness.config import Settings, get_settings
 from freshness.errors import NotFound, UsageError
 from freshness.likeness import Sample
-from freshness.models import Checkin, Headshot, Person, Reminder, ReminderEvent
+from freshness.models import Checkin, Headshot, Measurement, Person, Reminder, ReminderEvent
 
 OPEN, ACKNOWLEDGED, SNOOZED, RESOLVED = "open", "acknowledged", "snoozed", "resolved"
 UNRESOLVED = (OPEN, ACKNOWLEDGED, SNOOZED)
@@ -106,10 +106,15 @@ class PersonData:
 
 def load_person_data(session: Session, person: Person) -> PersonData:
     checkins = checkins_of(session, person)
-    taken = {c.id: c.taken_at for c in checkins}
     samples: dict[int, list[Sample]] = {}
-    for m in measurements_of(session, person):
-        samples.setdefault(m.headshot_id, []).append(Sample(taken[m.checkin_id], m.distance, m.checkin_id))
+    # each measurement with its check-in's time, in one statement: outside a write transaction every
+    # statement sees what is committed when it runs, so a check-in committed after the query above
+    # (by another process) may have measurements here but no row there (it used to be a KeyError)
+    for m, taken_at in session.exec(
+        select(Measurement, Checkin.taken_at).join(Checkin, Measurement.checkin_id == Checkin.id)  # type: ignore[arg-type]
+        .where(Checkin.person_id == person.id)
+    ).all():
+        samples.setdefault(m.headshot_id, []).append(Sample(taken_at, m.distance, m.checkin_id))
     return PersonData(person=person, checkins=checkins, headshots=list_headshots(session, person), samples=samples)
 
 

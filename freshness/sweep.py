@@ -75,14 +75,12 @@ def load_batch(session: Session, people: list[Person]) -> dict[int, tuple[list, 
     headshot id), read in three queries for the whole batch."""
     ids = [p.id for p in people]
     checkins: dict[int, list] = defaultdict(list)
-    taken: dict[int, datetime] = {}
     # no ORDER BY: sorting by time would make the database walk every check-in by its time
     # index for each batch (the rules do not need the rows in order)
     for row in session.exec(
         select(Checkin.id, Checkin.person_id, Checkin.taken_at).where(Checkin.person_id.in_(ids))  # type: ignore[union-attr]
     ).all():
         checkins[row.person_id].append(row)
-        taken[row.id] = row.taken_at
     heads: dict[int, list] = defaultdict(list)
     for row in session.exec(
         select(Headshot.id, Headshot.person_id, Headshot.platform, Headshot.published_on, Headshot.ai_generated,
@@ -91,12 +89,15 @@ def load_batch(session: Session, people: list[Person]) -> dict[int, tuple[list, 
     ).all():
         heads[row.person_id].append(row)
     samples: dict[int, dict[int, list[Sample]]] = defaultdict(lambda: defaultdict(list))
-    for checkin_id, headshot_id, distance, person_id in session.exec(
-        select(Measurement.checkin_id, Measurement.headshot_id, Measurement.distance, Checkin.person_id)
+    # each with its check-in's time from this statement: a check-in another process committed after
+    # the first query has measurements here but is not in ``checkins`` (it used to be a KeyError)
+    for checkin_id, headshot_id, distance, person_id, taken_at in session.exec(
+        select(Measurement.checkin_id, Measurement.headshot_id, Measurement.distance, Checkin.person_id,
+               Checkin.taken_at)
         .join(Checkin, Measurement.checkin_id == Checkin.id)  # type: ignore[arg-type]
         .where(Checkin.person_id.in_(ids))  # type: ignore[union-attr]
     ).all():
-        samples[person_id][headshot_id].append(Sample(taken[checkin_id], distance, checkin_id))
+        samples[person_id][headshot_id].append(Sample(taken_at, distance, checkin_id))
     return {pid: (checkins[pid], heads[pid], samples[pid]) for pid in ids}
 
 

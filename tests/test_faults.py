@@ -159,7 +159,8 @@ LOCKED = "the database stayed locked by another process for longer than the busy
 
 
 def cli_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FRESHNESS_")}
+    """This test's environment (the ``home`` fixture keeps only its own FRESHNESS_ settings)."""
+    env = dict(os.environ)
     env["FRESHNESS_HOME"] = str(home)
     env.update(extra)
     return env
@@ -264,3 +265,276 @@ def test_a_lock_held_longer_than_the_busy_timeout_is_a_clear_error_and_nothing_i
     assert took < 15  # one busy timeout each (1 s), not one per retry
     assert snapshot(obama) == before  # no row, no file (the thumbnail written before the insert is gone)
     assert integrity(obama) == "ok"
+
+
+# ---------------------------------------------------------------- 8 processes for one person, started together
+
+#: Run by each process: import everything, say "ready" on one pipe, wait for "go" on another, then
+#: run ``freshness ARGS`` (``python -m freshness``) — so all start their work at the same moment.
+BARRIER = r"""
+import os, runpy, sys
+ready, go = int(sys.argv[1]), int(sys.argv[2])
+import freshness.cli, freshness.checkins, freshness.reminders, freshness.sweep, freshness.faces.analyze
+os.write(ready, b"r")
+os.close(ready)
+assert os.read(go, 1) == b"g"
+os.close(go)
+sys.argv = ["freshness", *sys.argv[3:]]
+runpy.run_module("freshness", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch):
+    """An initialised database: SQLite in ``home``, or a PostgreSQL database of this test's own."""
+    from freshness.config import reset_settings_cache
+    from tests.pgtools import fresh_database
+
+    if request.param == "sqlite":
+        run("init")
+        yield Settings().db_url
+        return
+    with fresh_database(request.getfixturevalue("postgres_url"), "faults") as url:
+        monkeypatch.setenv("FRESHNESS_DATABASE_URL", url)
+        reset_settings_cache()
+        dispose_engines()
+        run("init")
+        yield url
+        dispose_engines()
+
+
+class Held:
+    """Every writer kept waiting: SQLite's write lock (``BEGIN IMMEDIATE``), or on PostgreSQL the tables
+    the check-ins and evaluations write first locked against writes (reads go on)."""
+
+    def __init__(self, url: str, home: Path):
+        from sqlalchemy import create_engine, text
+
+        self.sqlite = url.startswith("sqlite")
+        if self.sqlite:
+            self.lock = WriteLock(home)
+            return
+        self.engine = create_engine(url)
+        self.connection = self.engine.connect()
+        self.connection.execute(text("LOCK TABLE checkin, reminder, reminderevent, person "
+                                     "IN SHARE ROW EXCLUSIVE MODE"))
+
+    def waiting(self, procs: list[subprocess.Popen]) -> bool:
+        """Every one of ``procs`` waits for the lock (has read what it read and reached its first write)."""
+        from sqlalchemy import text
+
+        if self.sqlite:
+            return all(kills.asleep(p.pid) for p in procs)
+        with self.engine.connect() as other:
+            blocked = other.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> :me"), {"me": self.backend_pid()}).scalar()
+        return blocked == len(procs)
+
+    def backend_pid(self) -> int:
+        from sqlalchemy import text
+
+        return self.connection.execute(text("SELECT pg_backend_pid()")).scalar()  # type: ignore[return-value]
+
+    def release(self) -> None:
+        if self.sqlite:
+            self.lock.release()
+            return
+        self.connection.rollback()
+        self.connection.close()
+        self.engine.dispose()
+
+
+def start_together(home: Path, commands: list[list[object]]) -> tuple[list[subprocess.Popen], int]:
+    """Start ``commands`` as processes that wait at a barrier after their imports; returns them and the
+    write end of the "go" pipe (write one byte per process to let them all go)."""
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    procs = [subprocess.Popen([sys.executable, "-c", BARRIER, str(ready_w), str(go_r), *map(str, args)],
+                              env=cli_env(home), pass_fds=(ready_w, go_r),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for args in commands]
+    os.close(ready_w)
+    os.close(go_r)
+    got = b""
+    deadline = time.monotonic() + 120
+    while len(got) < len(procs):
+        assert time.monotonic() < deadline, "the processes did not reach the barrier"
+        import select
+
+        if select.select([ready_r], [], [], 1.0)[0]:
+            chunk = os.read(ready_r, 64)
+            assert chunk, f"a process ended before the barrier: {[p.poll() for p in procs]}"
+            got += chunk
+    os.close(ready_r)
+    return procs, go_w
+
+
+def rows(url: str, sql: str) -> list[tuple]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(r) for r in connection.execute(text(sql)).all()]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.faces
+def test_eight_processes_for_one_person_checking_in_and_evaluating_at_once(
+        database_url: str, home: Path, faces: Path, tmp_path: Path) -> None:
+    """4 check-ins (different photos) and 4 evaluations (2 ``reminders``, 2 ``run sweep``) of one
+    person, released together from a barrier while every writer is held back: each has done its
+    reads (identity, headshots, the stored reminders) and waits at its first write when the lock
+    is released, so all 8 then write from the same stale state, in whatever order they get the lock.
+    All succeed; one measurement per check-in and active headshot, equal to the distance of the
+    stored embeddings; each reminder opened once (one event), at most one unresolved per
+    person/headshot/kind; the database intact and every file its rows name stored."""
+    run("person", "add", "Obama", "--consent")
+    run("headshot", "add", "Obama", faces / OBAMA, "--platform", "linkedin", "--published", "2024-01-01")
+    run("checkin", "Obama", faces / "people/barack_obama/obama-720p.jpg", "--taken", "2026-01-10")
+    dispose_engines()
+    photos = [faces / "people/barack_obama/obama1.jpg", faces / "people/barack_obama/obama-480p.jpg",
+              variant(faces / OBAMA2, tmp_path / "a.jpg", 1), variant(faces / OBAMA2, tmp_path / "b.jpg", 2)]
+    commands = [["checkin", "Obama", photo, "--taken", f"2026-02-0{i + 1}"] for i, photo in enumerate(photos)]
+    commands += [["reminders", "Obama", "--json"], ["run", "sweep"]] * 2
+    procs, go = start_together(home, commands)
+    held = Held(database_url, home)
+    try:
+        os.write(go, b"g" * len(procs))
+        os.close(go)
+        deadline = time.monotonic() + 120
+        while not held.waiting(procs):
+            assert all(p.poll() is None for p in procs), [(p.args[3:], p.poll()) for p in procs]
+            assert time.monotonic() < deadline, "not every process reached its first write"
+            time.sleep(0.01)
+    finally:
+        held.release()
+    outcomes = [finish(p) for p in procs]
+    for args, (code, out, err) in zip(commands, outcomes):
+        assert code == 0, f"{args}: exit {code}\n{out}\n{err}"
+        assert "Traceback" not in err
+
+    checkins = rows(database_url, "SELECT id, embedding FROM checkin ORDER BY id")
+    heads = rows(database_url, "SELECT id, embedding FROM headshot WHERE retired_at IS NULL")
+    measured = rows(database_url, "SELECT checkin_id, headshot_id, distance FROM measurement")
+    assert len(checkins) == 5 and len(heads) == 1
+    import numpy as np
+
+    expected = {(c, h): round(float(np.linalg.norm(np.frombuffer(ce, "<f4").astype(np.float64)
+                                                   - np.frombuffer(he, "<f4").astype(np.float64))), 6)
+                for c, ce in checkins for h, he in heads}
+    assert {(c, h): d for c, h, d in measured} == pytest.approx(expected, abs=1e-6)
+    assert len(measured) == len(expected)  # one per check-in and active headshot, none twice
+
+    assert rows(database_url, "SELECT person_id, headshot_id, kind, count(*) FROM reminder "
+                              "WHERE state <> 'resolved' GROUP BY person_id, headshot_id, kind "
+                              "HAVING count(*) > 1") == []
+    opened = rows(database_url, "SELECT r.id, r.kind, count(e.id) FROM reminder r LEFT JOIN reminderevent e "
+                                "ON e.reminder_id = r.id AND e.old_state IS NULL GROUP BY r.id, r.kind")
+    assert opened and all(n == 1 for _, _, n in opened), opened
+    assert "refresh_overdue" in {kind for _, kind, _ in opened}
+    flips = rows(database_url, "SELECT reminder_id, old_state, new_state FROM reminderevent ORDER BY id")
+    assert len(flips) == len(set(flips))  # no change recorded twice
+    # the evaluators planned from the state before the check-ins: one more evaluation catches up
+    # (it may open what the new check-ins call for) without rewriting what the 8 recorded, and
+    # the next one records nothing
+    events = "SELECT reminder_id, old_state, new_state FROM reminderevent ORDER BY id"
+    run_json_subprocess(home, "reminders", "Obama")
+    caught_up = rows(database_url, events)
+    assert caught_up[:len(flips)] == flips
+    run_json_subprocess(home, "reminders", "Obama")
+    assert rows(database_url, events) == caught_up
+    assert rows(database_url, "SELECT person_id, headshot_id, kind, count(*) FROM reminder "
+                              "WHERE state <> 'resolved' GROUP BY person_id, headshot_id, kind "
+                              "HAVING count(*) > 1") == []
+
+    files = {r[0] for r in rows(database_url, "SELECT image_digest FROM headshot UNION SELECT thumb_digest "
+                                              "FROM headshot UNION SELECT thumb_digest FROM checkin UNION "
+                                              "SELECT image_digest FROM checkin WHERE original_kept")}
+    assert files <= stored(home)
+    if database_url.startswith("sqlite"):
+        assert integrity(home) == "ok"
+
+
+def run_json_subprocess(home: Path, *args: object):
+    result = subprocess.run([sys.executable, "-m", "freshness", *map(str, args), "--json"], env=cli_env(home),
+                            capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+# ---------------------------------------------------------------- a check-in committed while an evaluation reads
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch):
+    """Settings of a fresh, migrated database: SQLite in ``home``, or a PostgreSQL database of this test's own."""
+    from freshness.config import reset_settings_cache
+    from tests.pgtools import fresh_database
+
+    if request.param == "sqlite":
+        settings = Settings()
+        migrate.upgrade(settings)
+        yield settings
+        return
+    with fresh_database(request.getfixturevalue("postgres_url"), "faults") as url:
+        monkeypatch.setenv("FRESHNESS_DATABASE_URL", url)
+        reset_settings_cache()
+        settings = Settings()
+        migrate.upgrade(settings)
+        yield settings
+        dispose_engines()
+
+
+@pytest.mark.parametrize("loader", ["evaluation", "sweep"])
+def test_a_check_in_committed_between_an_evaluations_reads_is_counted_or_not_never_a_crash(
+        backend: Settings, loader: str) -> None:
+    """An evaluation reads a person's check-ins, then their measurements, each statement seeing what
+    is committed when it runs. Forced interleaving: right after the check-ins are read, another
+    session commits a check-in with its measurement. It used to be a KeyError (8 processes checking
+    in and evaluating at once crashed a check-in's verdict this way)."""
+    from datetime import date
+
+    from freshness import reminders, sweep
+    from freshness.models import Person
+    from tests import dbseed
+
+    engine = get_engine(backend)
+    with Session(engine, expire_on_commit=False) as s:
+        person = dbseed.person(s)
+        head = dbseed.headshot(s, person, date(2025, 1, 1))
+        dbseed.checkin(s, person, datetime(2025, 2, 1, tzinfo=timezone.utc), {head.id: 0.30})
+    committed: list[int] = []
+    with Session(engine, expire_on_commit=False) as reader:
+        real_exec = reader.exec
+
+        def exec_then_another_commits(statement, *args, **kwargs):
+            result = real_exec(statement, *args, **kwargs)
+            if not committed and "FROM checkin" in str(statement) and "measurement" not in str(statement):
+                result = list(result)  # this statement is done ...
+                with Session(engine, expire_on_commit=False) as other:  # ... another process checks in
+                    other.info["seq"] = 10
+                    row = dbseed.checkin(other, other.get(Person, person.id), datetime(2025, 3, 1, tzinfo=timezone.utc),
+                                         {head.id: 0.31})
+                    committed.append(row.id)  # type: ignore[arg-type]
+                return _Rows(result)
+            return result
+
+        reader.exec = exec_then_another_commits  # type: ignore[method-assign]
+        who = reader.get(Person, person.id)
+        if loader == "evaluation":
+            data = reminders.load_person_data(reader, who)
+            samples = data.samples[head.id]
+        else:
+            samples = sweep.load_batch(reader, [who])[person.id][2][head.id]
+    assert committed
+    assert sorted(s.distance for s in samples) in ([0.30], [0.30, 0.31])
+
+
+class _Rows(list):
+    """A list that answers what the loaders ask of a result."""
+
+    def all(self):
+        return list(self)
