@@ -60,6 +60,30 @@ _SQLITE = (
 )
 
 
+#: SQLite's words for a file it could not create or write: the data directory's file system may say why
+_DATA_DIRECTORY_FAULTS = ("database or disk is full", "attempt to write a readonly database", "readonly database",
+                          "unable to open database file", "disk i/o error")
+
+
+def _data_directory_state() -> tuple[str, str] | None:
+    """(what, advice) when the data directory's file system is read-only or full, else None. SQLite
+    says "unable to open database file" or "disk I/O error" when it cannot create its -wal and -shm
+    files on a read-only or full disk: this names the cause."""
+    import os
+
+    try:
+        from freshness.config import get_settings
+
+        fs = os.statvfs(get_settings().home)
+    except Exception:  # no settings, no data directory: the driver's words are all there is
+        return None
+    if fs.f_flag & os.ST_RDONLY:
+        return "the data directory's file system is read-only", _ADVICE[errno.EROFS]
+    if fs.f_bavail * fs.f_frsize < 64 * 1024:
+        return "no space left on the device (the data directory's file system is full)", _ADVICE[errno.ENOSPC]
+    return None
+
+
 def explain(exc: BaseException) -> StorageError | None:
     """A ``StorageError`` for a failure of the machine (disk, permissions, locks), else None."""
     from sqlalchemy.exc import DBAPIError
@@ -72,6 +96,8 @@ def explain(exc: BaseException) -> StorageError | None:
         lowered = text.lower()
         for needle, what, advice in _SQLITE:
             if needle in lowered:
+                if needle in _DATA_DIRECTORY_FAULTS:
+                    what, advice = _data_directory_state() or (what, advice)
                 return StorageError(f"{what}: {advice} ({text})",
                                     details={"database_error": text})
         if type(exc).__name__ == "OperationalError":  # the database went away, refused a connection…

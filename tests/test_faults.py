@@ -8,6 +8,7 @@ what a killed process left (a file without its row, a ``.tmp`` file) is found an
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from freshness.models import Checkin
 from freshness.people import add_person, delete_person
 from tests import kills
 from tests.clitools import run, snapshot, variant
+from tests.conftest import IN_CI
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=timezone.utc)
 ADAMS = "people/amy_adams/adams.jpg"
@@ -538,3 +541,130 @@ class _Rows(list):
 
     def all(self):
         return list(self)
+
+
+# ---------------------------------------------------------------- a full disk, a read-only data directory
+
+
+@contextmanager
+def mounted_tmpfs(where: Path, size: str):
+    """A tmpfs of ``size`` at ``where`` (tests run as root, where chmod stops nothing: a real full or
+    read-only file system is the only honest one). Where mounting is not permitted the test is
+    skipped with the reason — except under CI, where it must run."""
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(where)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        reason = f"cannot mount a tmpfs here ({(done.stderr or done.stdout).strip()}): needs root in a " \
+                 "container that allows mount"
+        if IN_CI:
+            pytest.fail(f"CI=true: {reason}")
+        pytest.skip(reason)
+    try:
+        yield where
+    finally:
+        dispose_engines()
+        subprocess.run(["umount", str(where)], check=False)
+        if os.path.ismount(where):
+            subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def remount(where: Path, mode: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{mode}", str(where)], check=True)
+
+
+def fill(where: Path, leave: int = 0) -> Path:
+    """Fill the file system at ``where`` to the last byte, then give back ``leave`` bytes."""
+    filler = where / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (1 << 20, 65536, 4096, 512, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+    finally:
+        os.close(fd)
+    if leave:
+        os.truncate(filler, max(filler.stat().st_size - leave, 0))
+    return filler
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, faces: Path):
+    """A data directory on its own 8 MB file system: a person with a headshot and a check-in."""
+    from freshness.config import reset_settings_cache
+
+    with mounted_tmpfs(tmp_path / "disk", "8M") as disk:
+        home = disk / "home"
+        monkeypatch.setenv("FRESHNESS_HOME", str(home))
+        reset_settings_cache()
+        dispose_engines()
+        run("init")
+        run("person", "add", "Obama", "--consent")
+        run("headshot", "add", "Obama", faces / OBAMA, "--platform", "linkedin", "--published", "2026-01-01")
+        run("checkin", "Obama", faces / OBAMA2, "--taken", "2026-01-10")
+        dispose_engines()
+        yield disk, home
+
+
+def refused(home: Path, *args: object) -> str:
+    result = subprocess.run([sys.executable, "-m", "freshness", *map(str, args)], env=cli_env(home),
+                            capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and "INSERT" not in result.stderr, result.stderr
+    return result.stderr
+
+
+@pytest.mark.faces
+def test_a_full_disk_is_a_clear_error_and_nothing_is_half_written(small_disk, tmp_path: Path, faces: Path) -> None:
+    disk, home = small_disk
+    selfie = variant(faces / OBAMA2, tmp_path / "new.jpg", 2)
+    before = snapshot(home)
+    filler = fill(disk)
+    err = refused(home, "checkin", "Obama", selfie, "--taken", "2026-02-01")
+    assert "no space left on the device" in err and "free some space" in err
+    assert not kills.temporary(home)  # the thumbnail's temporary file went with the failure
+    filler.unlink()
+    assert snapshot(home) == before  # no row, no file
+    assert integrity(home) == "ok"
+
+
+@pytest.mark.faces
+def test_a_disk_with_room_for_the_file_but_not_the_database_keeps_neither(small_disk, tmp_path: Path,
+                                                                          faces: Path) -> None:
+    """The thumbnail is written, then the database cannot grow its write-ahead log: the transaction
+    fails, and the file it wrote is removed (no row refers to it)."""
+    disk, home = small_disk
+    selfie = variant(faces / OBAMA2, tmp_path / "new.jpg", 2)
+    db = sqlite3.connect(home / "freshness.db")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the next write must grow the log
+    db.close()
+    before = snapshot(home)
+    filler = fill(disk, leave=64 * 1024)  # room for the -shm file (32 kB) and a thumbnail, not for the log
+    err = refused(home, "checkin", "Obama", selfie, "--taken", "2026-02-01")
+    # the database's own words: the thumbnail (13 kB) was written, its row could not be (a failed
+    # file write would have been "No space left on device" with the file's path)
+    assert "no space left on the device" in err and "(database or disk is full)" in err, err
+    assert not kills.temporary(home)
+    filler.unlink()
+    assert snapshot(home) == before
+    assert integrity(home) == "ok"
+
+
+@pytest.mark.faces
+def test_a_read_only_data_directory_is_a_clear_error_and_nothing_is_written(small_disk, tmp_path: Path,
+                                                                            faces: Path) -> None:
+    disk, home = small_disk
+    selfie = variant(faces / OBAMA2, tmp_path / "new.jpg", 2)
+    before = snapshot(home)
+    remount(disk, "ro")
+    try:
+        for args in (["checkin", "Obama", selfie, "--taken", "2026-02-01"], ["person", "add", "Ada", "--consent"]):
+            err = refused(home, *args)
+            assert "read-only" in err, err
+    finally:
+        remount(disk, "rw")
+    assert snapshot(home) == before
+    assert integrity(home) == "ok"
