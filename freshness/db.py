@@ -59,11 +59,11 @@ def busy_timeout_ms(settings: Settings | None = None) -> int:
     return int(settings.sqlite_busy_timeout_seconds * 1000)
 
 
-def _sqlite_pragmas(dbapi_connection, connection_record, busy_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:  # pragma: no cover - trivial
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # pragma: no cover - trivial
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # deleted rows are overwritten with zeros (in the database file, its free pages and the WAL
     # frames written from then on), so a forgotten person's data is not left in the file
@@ -155,8 +155,12 @@ def make_engine(url: str, busy_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
         engine = create_engine(
             url, connect_args={"timeout": busy_ms / 1000, "check_same_thread": False}
         )
-        event.listen(engine, "connect",
-                     lambda dbapi_connection, record: _sqlite_pragmas(dbapi_connection, record, busy_ms))
+        event.listen(engine, "connect", _sqlite_pragmas)
+
+        def busy_timeout(dbapi_connection, connection_record) -> None:  # FRESHNESS_SQLITE_BUSY_TIMEOUT_SECONDS
+            dbapi_connection.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+
+        event.listen(engine, "connect", busy_timeout)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
