@@ -222,11 +222,11 @@ def add_headshot(
     if published_on > today:
         raise UsageError(f"--published {published_on.isoformat()} is in the future (today is {today.isoformat()})")
     _check_published_year(published_on)
-    from freshness.faces import analyze_image, decode_image
+    from freshness.faces.decode import check_image
 
-    # The decoder's limits first: no image library reads bytes it refuses (taking the metadata out
-    # of a PNG made Pillow decode all of it: a 1 x 50,000,000 PNG took 500 MB before being refused).
-    decoded = decode_image(data, ctx.decode_limits)
+    # The decoder's limits first (headers only): no image library reads bytes it refuses (taking the
+    # metadata out of a PNG made Pillow decode all of it: a 1 x 50,000,000 PNG took 500 MB).
+    check_image(data, ctx.decode_limits)
     kept = _without_metadata(data)  # what is stored: the file without its EXIF, GPS, XMP (README, "Privacy")
     digest = sha256_hex(kept if kept is not None else data)
     existing = session.exec(
@@ -242,7 +242,7 @@ def add_headshot(
             code="duplicate",
             details={"headshot_id": existing.id},
         )
-    analysis = analyze_image(decoded, "headshot", ctx.quality_limits)
+    _, analysis = _analyze(ctx, data, "headshot")
     if kept is None:  # an image, but one whose structure cannot be followed to take its metadata out
         raise ImageRejected("this file's metadata (EXIF, GPS) cannot be removed from it: save it again as a "
                             "JPEG or PNG and register that", code="corrupt")

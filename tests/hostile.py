@@ -311,6 +311,55 @@ def path_cases(root: Path) -> list[Case]:
     ]
 
 
+# ---------------------------------------------------------------- names, settings, option values
+
+#: ``freshness person add NAME --consent``: (name, what the refusal says); exit 2.
+NAMES: list[tuple[str, str]] = [
+    ("Ada\nLovelace", "cannot contain control characters"),
+    ("\x1b[31mRed\x1b[0m", "cannot contain control characters"),
+    ("\x1b]0;pwned\x07Ada", "cannot contain control characters"),
+    ("Ada\rEve", "cannot contain control characters"),
+    ("\u200b\u200d\u2060", "must not be empty"),
+    ("x" * 10240, "at most 200 characters, got 10240"),
+]
+
+#: (variable, value, what the refusal says) for any command; exit 2.
+SETTINGS: list[tuple[str, str, str]] = [
+    ("FRESHNESS_POLICY", "{not json", "FRESHNESS_POLICY={not json: must be a JSON object"),
+    ("FRESHNESS_POLICY", '{"abs_threshold": "high"}', "abs_threshold must be a number"),
+    ("FRESHNESS_POLICY", "[0.6]", "must be a JSON object"),
+    ("FRESHNESS_MAX_PIXELS", "-1", "FRESHNESS_MAX_PIXELS=-1: Input should be greater than or equal to 10000"),
+    ("FRESHNESS_MAX_UPLOAD_BYTES", "-1", "FRESHNESS_MAX_UPLOAD_BYTES=-1: Input should be greater than or equal"),
+    ("FRESHNESS_KEEP_SELFIE_ORIGINALS", "maybe",
+     "FRESHNESS_KEEP_SELFIE_ORIGINALS=maybe: Input should be a valid boolean"),
+    ("FRESHNESS_DATABASE_URL", "bogus://nowhere/db", "'bogus' databases are not supported: use sqlite or postgresql"),
+    ("FRESHNESS_DATABASE_URL", "not a url", "FRESHNESS_DATABASE_URL: is not a database URL"),
+    # a server that is not there: named, exit 2 (it was exit 1, "unexpected failure")
+    ("FRESHNESS_DATABASE_URL", "postgresql+psycopg://nobody:secret@127.0.0.1:1/freshness", "the database failed"),
+]
+
+
+def option_cases(pid: str, selfie: Path, headshot: Path) -> list[tuple[tuple[object, ...], str]]:
+    """(CLI arguments, what the refusal says) for a person ``pid`` with headshot #1; exit 2."""
+    return [
+        (("person", "add", "Tz", "--consent", "--timezone", "America"), "unknown time zone 'America'"),
+        (("person", "set", pid, "--timezone", "America"), "use an IANA name such as"),
+        (("person", "set", pid, "--timezone", "../../../etc/passwd"), "unknown time zone"),
+        (("status", pid, "--as-of", "9999-12-31"), "out of range: give a date from 1900 to 8999"),
+        (("reminders", pid, "--as-of", "9999-12-31"), "out of range: give a date from 1900 to 8999"),
+        (("status", pid, "--as-of", "0001-01-01"), "out of range: give a date from 1900 to 8999"),
+        (("checkin", pid, selfie, "--taken", "0001-01-01T00:00"), "out of range: give a date from 1900 to 8999"),
+        (("checkin", pid, selfie, "--taken", "9999-12-31T23:59"), "out of range"),
+        (("headshot", "add", pid, headshot, "--platform", "linkedin", "--published", "0001-01-01"),
+         "--published 0001-01-01 is out of range: give a date from 1900 to today"),
+        (("headshot", "set", "1", "--published", "0001-01-01"), "out of range: give a date from 1900 to today"),
+        (("serve", "--port", "99999"), "Invalid value for '--port'"),
+        (("serve", "--port", "-1"), "Invalid value for '--port'"),
+        (("headshot", "rank", pid, selfie, "--selfies", "1e20"), "Invalid value for '--selfies'"),
+        (("headshot", "rank", pid, selfie, "--selfies", "100000000000000000000"), "--selfies must be from 3 to"),
+    ]
+
+
 # ---------------------------------------------------------------- a measured subprocess
 
 

@@ -346,6 +346,19 @@ def decode_bytes(mode: str, size: tuple[int, int]) -> int:
 
 def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> DecodedImage:
     """Decode ``data`` into the working image, or raise ``ImageRejected`` saying why."""
+    decoded = _decode(data, limits, check_only=False)
+    assert decoded is not None
+    return decoded
+
+
+def check_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> None:
+    """Every check ``decode_image`` makes before it decodes a pixel (format, appended files, bytes,
+    pixels, aspect ratio, frames, memory), reading headers only: ``ImageRejected`` or None. For
+    code that hands the bytes to an image library for another purpose (metadata) first."""
+    _decode(data, limits, check_only=True)
+
+
+def _decode(data: bytes, limits: DecodeLimits, *, check_only: bool) -> DecodedImage | None:
     if len(data) > limits.max_bytes:
         raise ImageRejected(
             f"file too large: {size_text(len(data))}; the limit is {size_text(limits.max_bytes)}",
@@ -406,20 +419,6 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> DecodedI
                 code="animated",  # several pictures in one file, as an animation
                 details={"images": frames},
             )
-        try:
-            exif = im.getexif()
-        except Exception:
-            exif = Image.Exif()
-        orientation = exif.get(_TAG_ORIENTATION, 1)
-        if not isinstance(orientation, int) or not 1 <= orientation <= 8:
-            orientation = 1
-        try:
-            sub = exif.get_ifd(_IFD_EXIF)
-        except Exception:
-            sub = {}
-        taken_at, taken_at_problem = _parse_exif_datetime(sub.get(_TAG_DATETIME_ORIGINAL),
-                                                          sub.get(_TAG_OFFSET_TIME_ORIGINAL))
-
         scale = min(1.0, limits.work_max_side / max(width, height))
         draft_used = False
         if fmt == "JPEG" and scale < 1.0:
@@ -434,6 +433,22 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> DecodedI
                 code="too_many_pixels",
                 details={"width": width, "height": height, "bytes": needed, "limit": limits.max_decode_bytes},
             )
+        if check_only:
+            return None
+        # The EXIF after the memory check: Pillow decodes a PNG completely to look for an eXIf chunk.
+        try:
+            exif = im.getexif()
+        except Exception:
+            exif = Image.Exif()
+        orientation = exif.get(_TAG_ORIENTATION, 1)
+        if not isinstance(orientation, int) or not 1 <= orientation <= 8:
+            orientation = 1
+        try:
+            sub = exif.get_ifd(_IFD_EXIF)
+        except Exception:
+            sub = {}
+        taken_at, taken_at_problem = _parse_exif_datetime(sub.get(_TAG_DATETIME_ORIGINAL),
+                                                          sub.get(_TAG_OFFSET_TIME_ORIGINAL))
         try:
             im.load()
         except Exception as exc:
