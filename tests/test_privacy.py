@@ -600,3 +600,94 @@ def test_a_heic_is_kept_as_an_upright_jpeg_without_metadata() -> None:
 def test_a_file_whose_structure_cannot_be_followed_is_refused(data: bytes) -> None:
     with pytest.raises(privacy.MetadataError):
         privacy.strip_metadata(data)
+
+
+# ---------------------------------------------------------------- forget on PostgreSQL: every row
+
+
+def _pg_rows(url: str) -> dict[str, list[str]]:
+    """Every row of every table, as JSON text (bytea as \\x hex), read with plain SQL."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as c:
+            tables = c.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
+            return {t: list(c.execute(text(f'SELECT row_to_json(t)::text FROM "{t}" t')).scalars().all())
+                    for t in tables}
+    finally:
+        engine.dispose()
+
+
+def _pg_found(rows: dict[str, list[str]], needle: str) -> list[str]:
+    return sorted({table for table, texts in rows.items() for row in texts if needle in row})
+
+
+@pytest.mark.postgres
+@pytest.mark.faces
+def test_forgetting_on_postgresql_leaves_no_row_of_the_person(home: Path, faces: Path, receiver, postgres_url: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The row-level part of the forget test on PostgreSQL (where deleted rows stay in the heap and
+    its WAL until VACUUM, which no scan of raw bytes can judge): no row in any table names Ada —
+    her name, e-mail addresses, token and sign-in hashes, webhook, embeddings, file digests — while
+    the same scan finds each before; Grace, who checked in one of the same photos, is whole."""
+    from tests.pgtools import fresh_database
+
+    with fresh_database(postgres_url, "forget") as url:
+        monkeypatch.setenv("FRESHNESS_DATABASE_URL", url)
+        monkeypatch.setenv("FRESHNESS_KEEP_SELFIE_ORIGINALS", "true")
+        monkeypatch.setenv("FRESHNESS_ALLOW_PRIVATE_TARGETS", "127.0.0.0/8")
+        reset_settings_cache()
+        dispose_engines()
+        run("init")
+        ada = run_json("person", "add", ADA, "--consent", "--email", OLD_EMAIL)
+        grace = run_json("person", "add", GRACE, "--consent")
+        run("person", "set", ADA, "--email", EMAIL)
+        run("headshot", "add", ADA, faces / OBAMA / "obama.jpg", "--platform", "linkedin", "--published", "2025-01-01")
+        for i, name in enumerate(("obama1.jpg", "obama2.jpg", "obama3.jpg")):
+            run("checkin", ADA, faces / OBAMA / name, "--taken", f"2026-0{i + 1}-10")
+        run("checkin", GRACE, faces / OBAMA / "obama2.jpg", "--taken", "2026-02-10")  # the same bytes as Ada's
+        hook = run_json("channel", "add", ADA, "--webhook", receiver.url("/ada-hook-7731"))
+        run("reminders", ADA)
+        run("run", "dispatch")
+        assert receiver.accepted >= 1
+        link = run_json("person", "link", ADA)["url"].rsplit("/", 1)[1]
+        needles = {"name": ADA, "name key": "ada lovelace", "e-mail": EMAIL, "webhook URL": "/ada-hook-7731",
+                   "webhook secret": hook["secret"], "token hash": hashlib.sha256(ada["token"].encode()).hexdigest(),
+                   "sign-in link hash": hashlib.sha256(link.encode()).hexdigest()}
+        with Session(get_engine(get_settings())) as s:
+            theirs = s.exec(select(Checkin).where(Checkin.person_id == grace["id"])).all()
+            shared = {c.embedding for c in theirs} | {c.thumb_digest for c in theirs} | {c.image_digest for c in theirs}
+            for r in [*s.exec(select(Headshot).where(Headshot.person_id == ada["id"])).all(),
+                      *s.exec(select(Checkin).where(Checkin.person_id == ada["id"])).all()]:
+                kind = type(r).__name__.lower()
+                if r.embedding not in shared:
+                    needles[f"{kind} {r.id} embedding"] = r.embedding.hex()
+                for column in ("thumb_digest", "image_digest"):
+                    if getattr(r, column) not in shared:
+                        needles[f"{kind} {r.id} {column}"] = getattr(r, column)
+        assert sum(k.endswith("embedding") for k in needles) == 3
+        before = _pg_rows(url)
+        assert all(_pg_found(before, n) for n in needles.values()), \
+            [k for k, n in needles.items() if not _pg_found(before, n)]  # the scan finds each one first
+        assert {"person", "headshot", "checkin", "measurement", "reminder", "channel"} <= \
+            {t for t, texts in before.items() if texts}
+
+        out = run("person", "forget", ADA, "--yes")
+        assert "deleted Ada Lovelace (#1): 1 headshot(s), 3 check-in(s)" in out.stdout
+
+        after = _pg_rows(url)
+        left = {what: _pg_found(after, needle) for what, needle in needles.items()}
+        assert not any(left.values()), {k: v for k, v in left.items() if v}
+        with Session(get_engine(get_settings())) as s:
+            assert s.get(Person, ada["id"]) is None
+            (event,) = s.exec(select(AuditEvent)).all()
+            assert (event.action, event.person_id, event.details["checkins"]) == ("forget", ada["id"], 3)
+            (mine,) = s.exec(select(Checkin).where(Checkin.person_id == grace["id"])).all()
+            for digest in (mine.thumb_digest, mine.image_digest):  # the file shared with Ada stays
+                assert (home / "blobs" / digest[:2] / digest[2:4] / digest).is_file()
+        for what, digest in needles.items():
+            if what.endswith("_digest"):
+                assert not (home / "blobs" / digest[:2] / digest[2:4] / digest).exists(), what
+        assert run_json("status", GRACE)["checkins"] == 1
+        dispose_engines()

@@ -194,6 +194,25 @@ def _evaluator(home: str, person_id: int, times: list[datetime], barrier) -> int
 
 
 def test_two_processes_record_each_event_once(home: Path, tmp_path: Path) -> None:
+    _two_processes_record_each_event_once(home, tmp_path)
+
+
+@pytest.mark.postgres
+def test_two_processes_record_each_event_once_on_postgresql(home: Path, tmp_path: Path, postgres_url: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same two evaluator processes on PostgreSQL (READ COMMITTED: each statement sees what is
+    committed when it runs; the conditional writes and the unique active_key must do the rest)."""
+    from tests.pgtools import fresh_database
+
+    with fresh_database(postgres_url, "reminders") as url:
+        monkeypatch.setenv("FRESHNESS_DATABASE_URL", url)  # the spawned evaluators inherit it
+        reset_settings_cache()
+        dispose_engines()
+        _two_processes_record_each_event_once(home, tmp_path, serial=Settings(home=tmp_path / "alone", database_url=None))
+        dispose_engines()
+
+
+def _two_processes_record_each_event_once(home: Path, tmp_path: Path, serial: Settings | None = None) -> None:
     settings = Settings()
     pid, times = _seed_flapping(settings)
 
@@ -214,8 +233,8 @@ def test_two_processes_record_each_event_once(home: Path, tmp_path: Path) -> Non
     assert all(flips[0] == (None, "open") for flips in per_reminder.values())
     assert len(per_reminder) == len(reminders)
 
-    # the same evaluations by one process alone tell the same story
-    alone = Settings(home=tmp_path / "alone")
+    # the same evaluations by one process alone (on SQLite) tell the same story
+    alone = serial or Settings(home=tmp_path / "alone")
     pid_alone, _ = _seed_flapping(alone)
     with Session(get_engine(alone), expire_on_commit=False) as s:
         p = s.get(Person, pid_alone)
