@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from freshness.faces import FaceAnalysis
+    from freshness.parallel import SelfieAnalysis
 
 PLATFORMS = ("linkedin", "resume", "portfolio", "website", "github", "x", "company", "other")
 # An EXIF or given capture time may be this far ahead of the server clock (clock skew).
@@ -390,6 +391,14 @@ def _distance(a: np.ndarray, b: np.ndarray) -> float:
     return round(float(np.linalg.norm(a.astype(np.float64) - b.astype(np.float64))), 6)
 
 
+def check_taken(taken_at: datetime | None, now: datetime) -> None:
+    """A given capture time must be neither in the future nor before the earliest selfie."""
+    if taken_at is not None and taken_at > now + FUTURE_SLACK:
+        raise UsageError(f"--taken {taken_at.isoformat()} is in the future")
+    if taken_at is not None and taken_at < EARLIEST_TAKEN:
+        raise UsageError(f"--taken {taken_at.isoformat()} is before {EARLIEST_TAKEN.year}: give the day the selfie was taken")
+
+
 def add_checkin(
     session: Session,
     ctx: Context,
@@ -399,6 +408,7 @@ def add_checkin(
     now: datetime,
     taken_at: datetime | None = None,
     confirm_identity: bool = False,
+    analysed: Callable[[], SelfieAnalysis] | None = None,
 ) -> CheckinResult:
     """Accept one selfie or raise ImageRejected (nothing stored).
 
@@ -406,6 +416,8 @@ def add_checkin(
     zone unless the file records an offset), else ``now``. A selfie outside the
     identity radius of the person's own selfies nearest in time is refused as
     ``not_you`` unless ``confirm_identity`` (then it is stored as confirmed).
+    ``analysed``: the analysis of ``data`` made elsewhere (a worker process,
+    freshness.parallel), asked for where this call would analyse the image itself.
     """
     digest = sha256_hex(data)
     duplicate = session.exec(
@@ -418,15 +430,19 @@ def add_checkin(
             code="duplicate",
             details={"checkin_id": duplicate.id},
         )
-    if taken_at is not None and taken_at > now + FUTURE_SLACK:
-        raise UsageError(f"--taken {taken_at.isoformat()} is in the future")
-    if taken_at is not None and taken_at < EARLIEST_TAKEN:
-        raise UsageError(f"--taken {taken_at.isoformat()} is before {EARLIEST_TAKEN.year}: give the day the selfie was taken")
-    decoded, analysis = _analyze(ctx, data, "selfie")
+    check_taken(taken_at, now)
+    if analysed is None:
+        from freshness.parallel import analyse_selfie
+
+        found = analyse_selfie(data, ctx.decode_limits, ctx.quality_limits).result()
+    else:
+        found = analysed().result()
+    analysis = found.analysis
+    assert analysis is not None
     analysis.enforce()
 
     note = analysis.note
-    exif_time = _exif_time(decoded.taken_at, person.timezone)
+    exif_time = _exif_time(found.taken_at, person.timezone)
     if taken_at is not None:
         source = "given"
     elif exif_time is not None:
@@ -441,8 +457,8 @@ def add_checkin(
             taken_at, source = exif_time, "exif"
     else:
         taken_at, source = now, "received"
-        if decoded.taken_at_problem:
-            note = "; ".join(filter(None, [note, f"{decoded.taken_at_problem}; used the time received"]))
+        if found.taken_at_problem:
+            note = "; ".join(filter(None, [note, f"{found.taken_at_problem}; used the time received"]))
 
     guard = check_identity(session, ctx, person, analysis.embedding, taken_at)
     if guard.outside:
@@ -643,29 +659,71 @@ def check_in(
     clock: Callable[[], datetime],
     taken_at: datetime | None = None,
     confirm_identity: bool = False,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Check in one or more selfies, each on its own (one refused leaves the others
     accepted), and answer as ``freshness checkin --json``: ``{person, accepted, refused,
     verdicts, results}``. ``images`` are (name, read) pairs: an ImageRejected raised by
-    ``read`` (a file too large) refuses that image; other errors propagate."""
+    ``read`` (a file too large) refuses that image; other errors propagate.
+
+    With ``workers`` > 1 and more than one image, the images are analysed in that many
+    worker processes (freshness.parallel) a few images ahead of the one being stored; the
+    duplicate check, the identity guard and the writes stay here, image after image in the
+    given order, so the answer is the one ``workers=1`` gives. ``progress(done, total)`` is
+    called after each image."""
     from freshness.reminders import policy_for
 
     bands = policy_for(person, ctx.settings).bands
+    check_taken(taken_at, clock())  # a wrong --taken stops before any image is analysed
     results: list[dict[str, Any]] = []
-    for name, read in images:
-        entry: dict[str, Any] = {"file": name}
-        try:
-            res = add_checkin(session, ctx, person, read(), now=clock(), taken_at=taken_at,
-                              confirm_identity=confirm_identity)
-        except ImageRejected as exc:
-            entry.update(accepted=False, error=exc.as_dict())
-        else:
-            entry.update(checkin_entry(res, bands))
-        results.append(entry)
+    with _analysed_in_order(ctx, images, workers) as selfies:
+        for name, read, analysed in selfies:
+            entry: dict[str, Any] = {"file": name}
+            try:
+                res = add_checkin(session, ctx, person, read(), now=clock(), taken_at=taken_at,
+                                  confirm_identity=confirm_identity, analysed=analysed)
+            except ImageRejected as exc:
+                entry.update(accepted=False, error=exc.as_dict())
+            else:
+                entry.update(checkin_entry(res, bands))
+            results.append(entry)
+            if progress is not None:
+                progress(len(results), len(images))
     verdicts = verdicts_after_checkin(session, person, results, clock())
     refused = sum(1 for r in results if not r["accepted"])
     return {"person": {"id": person.id, "name": person.name}, "accepted": len(results) - refused,
             "refused": refused, "verdicts": verdicts, "results": results}
+
+
+Selfies = Iterator[tuple[str, Callable[[], bytes], "Callable[[], SelfieAnalysis] | None"]]
+
+
+@contextmanager
+def _analysed_in_order(ctx: Context, images: list[tuple[str, Callable[[], bytes]]], workers: int) -> Iterator[Selfies]:
+    """``(name, read, analysed)`` per image, in order. One worker: ``analysed`` is None (the
+    check-in analyses the image itself, after its duplicate check). More: each image is read
+    here and analysed in the pool a few images ahead; ``read`` gives the bytes read (or raises
+    what reading raised, when its turn comes), ``analysed`` waits for the worker's answer."""
+    from freshness.parallel import worker_count
+
+    workers = worker_count(workers, len(images))
+    if workers == 1:
+        yield iter([(name, read, None) for name, read in images])
+        return
+    from freshness.parallel import SelfiePool, ahead
+
+    def start(image: tuple[str, Callable[[], bytes]]) -> tuple[Callable[[], bytes], Any]:
+        try:
+            data = image[1]()
+        except Exception as exc:  # raised again in its turn, as reading it then would
+            def fail(exc: Exception = exc) -> bytes:
+                raise exc
+            return fail, None
+        return (lambda: data), pool.submit(data).result
+
+    with SelfiePool(workers, ctx.decode_limits, ctx.quality_limits) as pool:
+        yield ((name, read, analysed) for (name, _), (read, analysed) in ahead(images, start, 2 * workers))
 
 
 def rank_report(

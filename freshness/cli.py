@@ -849,24 +849,78 @@ def headshot_rank(
 # ---------------------------------------------------------------- check-ins and reports
 
 
+def _checkin_files(paths: list[Path]) -> list[Path]:
+    """The files a check-in takes: each file given, and for each folder the files directly
+    inside it sorted by name (hidden files and subfolders skipped; a file that is no image is
+    taken, and refused with the reason)."""
+    files: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        try:
+            inside = sorted((e for e in path.iterdir() if not e.name.startswith(".") and e.is_file()),
+                            key=lambda e: e.name)
+        except OSError as exc:
+            raise UsageError(f"cannot read the folder {path}: {exc.strerror or exc}") from None
+        if not inside:
+            raise UsageError(f"the folder {path} has no files to check in")
+        files.extend(inside)
+    return files
+
+
+class _checkin_progress:
+    """Check-in progress on stderr: a bar on a terminal (rich, which Typer brings), else one
+    plain line per selfie ("3/10 done"). Called with (done, total) after each selfie."""
+
+    def __init__(self, total: int) -> None:
+        self._bar: Any = None
+        if sys.stderr.isatty():
+            try:
+                from rich.console import Console
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            except ImportError:  # pragma: no cover - Typer depends on rich
+                pass
+            else:
+                self._bar = Progress(TextColumn("checking in"), BarColumn(), MofNCompleteColumn(),
+                                     TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+                self._task = self._bar.add_task("checkin", total=total)
+                self._bar.start()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done)
+        else:
+            sys.stderr.write(f"{done}/{total} done\n")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
 @app.command()
 @handle_errors
 def checkin(
     person: str = typer.Argument(..., help=PERSON_HELP, metavar="PERSON"),
-    images: list[Path] = typer.Argument(..., help="One or more selfies.", metavar="IMAGE...", exists=True, dir_okay=False),
+    images: list[Path] = typer.Argument(..., help="One or more selfies, or folders of them (the files directly inside, by name).", metavar="IMAGE_OR_FOLDER...", exists=True),
     taken: Optional[str] = typer.Option(None, help="When the selfies were taken, in the person's time zone (default: EXIF date, else now).", metavar="YYYY-MM-DD[THH:MM]"),
     confirm_identity: bool = typer.Option(False, "--confirm-identity", help="It is me: accept selfies that do not look like my earlier ones (new glasses, a beard…) instead of refusing them as not_you."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Processes analysing the selfies (default: one per CPU, at most one per selfie; 1: no extra process).", metavar="N"),
     as_json: bool = JsonOpt,
 ) -> None:
     """Check in with one or more selfies; each is accepted (distances, quality) or refused (reason).
 
-    A selfie that does not look like the person's own recent selfies is refused
-    (not_you) unless --confirm-identity. Exit status 0 when all were accepted, 3
-    when any was refused.
+    A folder stands for the files directly inside it, by name (hidden files and subfolders
+    are skipped; a file that is no image is refused). Several selfies are analysed in
+    parallel (--workers) and stored one after the other, in order. A selfie that does not
+    look like the person's own recent selfies is refused (not_you) unless
+    --confirm-identity. Exit status 0 when all were accepted, 3 when any was refused.
 
     \b
     Example:
       freshness checkin "Ada Lovelace" selfie1.jpg selfie2.jpg --taken 2025-06-01
+      freshness checkin "Ada Lovelace" selfies/ --workers 2
     """
     import os
 
@@ -874,13 +928,22 @@ def checkin(
     from freshness.files import open_regular
     from freshness.people import resolve_person
 
-    for path in images:  # a path that is no readable image file stops the command before any is stored
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers must be at least 1 (1 analyses the selfies in this process), not {workers}")
+    files = _checkin_files(images)
+    for path in files:  # a path that is no readable image file stops the command before any is stored
         os.close(open_regular(path))
     with _session() as session:
         who = resolve_person(session, person)
         taken_at = parse_taken(taken, who) if taken else None
-        data = check_in(session, get_context(), who, [(str(p), functools.partial(_read_image, p)) for p in images],
-                        clock=utcnow, taken_at=taken_at, confirm_identity=confirm_identity)
+        progress = None if as_json or len(files) < 2 else _checkin_progress(len(files))
+        try:
+            data = check_in(session, get_context(), who, [(str(p), functools.partial(_read_image, p)) for p in files],
+                            clock=utcnow, taken_at=taken_at, confirm_identity=confirm_identity,
+                            workers=workers, progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
     results, verdicts = data["results"], data["verdicts"]
     refused = data["refused"]
     if as_json:

@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     # Inbox import (README, "The inbox folder"): a file is taken once it has not changed for
     # this many seconds (a photo still being copied or synced is left for the next run).
     inbox_settle_seconds: int = Field(default=30, ge=0, le=86400)
+    # Processes analysing the photos when several are waiting (0: one per CPU; 1: no extra process).
+    inbox_workers: int = Field(default=0, ge=0, le=256)
 
     # Privacy (README, "Privacy"): everything of a person is purged by the daily maintenance job
     # once they have not been active (check-in, sign-in, API use) for this many days (0: never).

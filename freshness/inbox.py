@@ -202,26 +202,70 @@ def _stale_claims(folder: Path, now: datetime, timeout: timedelta) -> list[Path]
     return stale
 
 
-def import_inbox(settings: Settings, now: datetime, *, claim_timeout: timedelta = CLAIM_TIMEOUT) -> InboxReport:
-    """Check in every settled photo in every person's inbox folder (see the module docstring)."""
+def import_inbox(settings: Settings, now: datetime, *, claim_timeout: timedelta = CLAIM_TIMEOUT,
+                 workers: int | None = None) -> InboxReport:
+    """Check in every settled photo in every person's inbox folder (see the module docstring).
+
+    When more than one photo is waiting, they are analysed in ``workers`` processes
+    (default ``FRESHNESS_INBOX_WORKERS``, 0: one per CPU; freshness.parallel) a few photos
+    ahead of the one being stored; claims, reads, checks, writes and moves stay here, one photo
+    after the other in each folder's order."""
     report = InboxReport()
     root = settings.inbox_dir
     if not root.is_dir():
         return report
     folders = sorted((p for p in root.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+    found = []
     for folder in folders:
-        report.folders += 1
         try:
-            _import_folder(settings, folder, now, claim_timeout, report)
-        except Exception as exc:  # one folder's trouble (permissions, a full disk) does not stop the others
+            found.append((folder, _stale_claims(folder, now, claim_timeout), _candidates(folder)))
+        except Exception as exc:  # one folder's trouble (permissions) does not stop the others
             log.exception("inbox %s failed", folder)
+            report.folders += 1
             report.errors.append(f"{folder.name}: {exc}")
+    waiting = sum(len(stale) + sum(1 for _, st in todo if _settled(st, now, settings.inbox_settle_seconds))
+                  for _, stale, todo in found)
+    pool = _pool(settings, workers, waiting)
+    try:
+        for folder, stale, candidates in found:
+            report.folders += 1
+            try:
+                _import_folder(settings, folder, now, stale, candidates, report, pool)
+            except Exception as exc:  # one folder's trouble (permissions, a full disk) does not stop the others
+                log.exception("inbox %s failed", folder)
+                report.errors.append(f"{folder.name}: {exc}")
+    finally:
+        if pool is not None:
+            pool.close()
     return report
 
 
-def _import_folder(settings: Settings, folder: Path, now: datetime, timeout: timedelta, report: InboxReport) -> None:
-    stale = _stale_claims(folder, now, timeout)
-    candidates = _candidates(folder)
+def _pool(settings: Settings, workers: int | None, waiting: int):
+    """A pool of analysing processes when it pays (more than one photo, more than one worker)."""
+    from freshness.parallel import SelfiePool, worker_count
+
+    requested = (settings.inbox_workers or None) if workers is None else workers
+    count = worker_count(requested, waiting)
+    if count < 2:
+        return None
+    from freshness.context import get_context
+
+    ctx = get_context(settings)
+    return SelfiePool(count, ctx.decode_limits, ctx.quality_limits)
+
+
+@dataclass
+class _Claimed:
+    """A file this import claimed and read, waiting for its turn to be stored."""
+
+    path: Path
+    data: bytes
+    recovered: bool
+    analysed: Callable | None = None  # the worker's answer (None: analysed when stored)
+
+
+def _import_folder(settings: Settings, folder: Path, now: datetime, stale: list[Path],
+                   candidates: list[tuple[Path, os.stat_result]], report: InboxReport, pool) -> None:
     if not stale and not candidates:
         return
 
@@ -229,46 +273,66 @@ def _import_folder(settings: Settings, folder: Path, now: datetime, timeout: tim
 
     from freshness.db import get_engine
     from freshness.models import Person
+    from freshness.parallel import ahead
 
     started = time.monotonic()
 
     def claim_time() -> datetime:  # the run's now, moved on by the time this run has taken
         return now + timedelta(seconds=time.monotonic() - started)
 
+    in_flight: list[_Claimed] = []
+
+    def take(item: tuple[Path, os.stat_result | None, bool]) -> _Claimed | None:
+        """Claim and read one file (None when there is nothing to store: see ``report``)."""
+        path, st, recovered = item
+        if recovered:
+            claimed = _reclaim(path, claim_time())
+            if claimed is None:
+                report.skipped += 1
+                return None
+            report.recovered += 1
+        else:
+            if not _settled(st, now, settings.inbox_settle_seconds):  # type: ignore[arg-type]
+                report.waiting += 1
+                return None
+            claimed = claim(path, claim_time())
+            if claimed is None:
+                report.skipped += 1
+                return None
+        data = _read_claimed(settings, person, folder, claimed, st, now, report)
+        if data is None:
+            return None
+        taken = _Claimed(claimed, data, recovered, pool.submit(data).result if pool is not None else None)
+        in_flight.append(taken)
+        return taken
+
     with Session(get_engine(settings), expire_on_commit=False) as session:
         person = session.get(Person, int(folder.name))
         if person is None:
             report.errors.append(f"inbox/{folder.name}: there is no person #{folder.name}")
             return
-        # One file at a time is claimed right before it is processed, so a claim is never
-        # older than one photo's processing while its importer lives, and several importers
-        # share a folder's work.
-        for path in stale:
-            taken = _reclaim(path, claim_time())
-            if taken is None:
-                report.skipped += 1
-                continue
-            report.recovered += 1
-            _process(session, settings, person, folder, taken, None, True, now, report)
-        for path, st in candidates:
-            if not _settled(st, now, settings.inbox_settle_seconds):
-                report.waiting += 1
-                continue
-            claimed = claim(path, claim_time())
-            if claimed is None:
-                report.skipped += 1
-                continue
-            _process(session, settings, person, folder, claimed, st, False, now, report)
+        # A file is claimed right before it is read and analysed — with a pool a few files
+        # ahead of the one being stored — so a claim is never older than a few photos'
+        # processing while its importer lives, and several importers share a folder's work.
+        items = [(p, None, True) for p in stale] + [(p, st, False) for p, st in candidates]
+        window = 2 * pool.workers if pool is not None else 1
+        try:
+            for _, taken in ahead(items, take, window):
+                if taken is not None:
+                    _store(session, settings, person, folder, taken, now, report)
+                    in_flight.remove(taken)
+        finally:  # stopped by an error: what was claimed and not stored goes back for the next run
+            for left in in_flight:
+                _unclaim(left.path, folder)
 
 
-def _process(session, settings: Settings, person, folder: Path, claimed: Path, listed: os.stat_result | None,
-             recovered: bool, now: datetime, report: InboxReport) -> None:
-    from freshness.checkins import add_checkin
-    from freshness.context import get_context
-    from freshness.errors import ImageRejected, UsageError
+def _read_claimed(settings: Settings, person, folder: Path, claimed: Path, listed: os.stat_result | None,
+                  now: datetime, report: InboxReport) -> bytes | None:
+    """A claimed file's bytes, or None when it went back (still being written) or was refused
+    (unreadable, too large)."""
+    from freshness.errors import UsageError
     from freshness.files import open_regular, read_at_most
 
-    _, name = _parse_claim(claimed.name)
     limit = settings.max_upload_bytes
     try:
         # a regular file only, not followed if it is a link, never waiting (a FIFO swapped in
@@ -286,20 +350,31 @@ def _process(session, settings: Settings, person, folder: Path, claimed: Path, l
     except _StillWriting:
         _unclaim(claimed, folder)
         report.waiting += 1
-        return
+        return None
     except (OSError, UsageError) as exc:  # not readable (permissions): say so instead of trying again and again
         reason = exc.message.rpartition(": ")[2] if isinstance(exc, UsageError) else (exc.strerror or str(exc))
         _refuse(claimed, folder, person, f"Found {_local(now, person.timezone)} in the inbox folder.",
                 "unreadable", f"the file cannot be read: {reason}", report)
-        return
-
-    when = f"Imported {_local(now, person.timezone)} from the inbox folder."
+        return None
     if data is None:
-        _refuse(claimed, folder, person, when, "too_large",
-                f"file too large: {before.st_size / 1048576:.1f} MB; the limit is {limit / 1048576:.0f} MB", report)
-        return
+        _refuse(claimed, folder, person, f"Imported {_local(now, person.timezone)} from the inbox folder.",
+                "too_large", f"file too large: {before.st_size / 1048576:.1f} MB; the limit is "
+                             f"{limit / 1048576:.0f} MB", report)
+        return None
+    return data
+
+
+def _store(session, settings: Settings, person, folder: Path, taken: _Claimed, now: datetime,
+           report: InboxReport) -> None:
+    from freshness.checkins import add_checkin
+    from freshness.context import get_context
+    from freshness.errors import ImageRejected, UsageError
+
+    claimed, recovered = taken.path, taken.recovered
+    _, name = _parse_claim(claimed.name)
+    when = f"Imported {_local(now, person.timezone)} from the inbox folder."
     try:
-        result = add_checkin(session, get_context(settings), person, data, now=now)
+        result = add_checkin(session, get_context(settings), person, taken.data, now=now, analysed=taken.analysed)
     except ImageRejected as exc:
         session.rollback()
         if exc.code == "duplicate" and recovered and exc.details.get("checkin_id"):
