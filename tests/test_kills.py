@@ -28,7 +28,7 @@ def test_check_ins_killed_at_seeded_moments_leave_a_consistent_database_and_coll
           f"{outcome.run - outcome.killed} finished first, {outcome.survived} survived (database consistent)")
     assert outcome.run == TRIES
     assert [t.n + 1 for t in outcome.tries if not t.survived] == []  # every kill left a consistent database
-    assert outcome.killed >= TRIES // 2  # the delays really cut most of them short
+    assert outcome.killed >= len(writes) + 5  # the delays cut check-ins short too
     assert all(t.killed and not t.committed and t.new_files >= 1 for t in writes)  # a file without its row
 
     # what the kills left: files no row refers to, perhaps a .tmp file; doctor names exactly those
