@@ -532,3 +532,28 @@ def test_the_decoder_decodes_or_refuses_every_mutated_file(data: bytes) -> None:
         return
     assert isinstance(out, DecodedImage)
     assert out.image.mode == "RGB" and max(out.image.size) <= FUZZ_LIMITS.work_max_side
+
+
+@pytest.mark.faces
+def test_a_folder_of_hostile_images_checked_in_by_worker_processes_is_refused_image_by_image(
+    ada: str, corpus: dict[str, Case], tmp_path: Path
+) -> None:
+    """The worker processes (``checkin FOLDER --workers 2``) meet every hostile file too: each is
+    refused with its own code, none takes a worker (or the command) down, nothing is stored."""
+    import json
+
+    folder = tmp_path / "selfies"
+    folder.mkdir()
+    expected = {}
+    for case in corpus.values():
+        if not case.env:  # (the size limit is the same for all: the too-large case needs its own)
+            shutil.copyfile(case.path, folder / case.path.name)
+            expected[case.path.name] = case.code if case.expect == "refused" else "no_face"
+    home = Path(os.environ["FRESHNESS_HOME"])
+    before = snapshot(home)
+    out = run_measured(freshness_cmd("checkin", ada, folder, "--workers", "2", "--json"), env=child_env(home),
+                       timeout=300)
+    assert out.code == 3 and TRACEBACK not in out.stdout + out.stderr, (out.code, out.stderr[-2000:])
+    results = {Path(r["file"]).name: r for r in json.loads(out.stdout)["results"]}
+    assert {name: (r.get("error") or {}).get("code") for name, r in results.items()} == expected
+    assert snapshot(home) == before
