@@ -69,6 +69,7 @@ KEY_LINES: list[tuple[str, str]] = [
     ("freshness headshot retire", "retired headshot #1 (linkedin)"),
     ("freshness headshot export", "exported headshot #1 to "),
     ("freshness checkin", "accepted as check-in #"),
+    ("freshness checkin \"Ada Lovelace\" selfies/", "selfies/IMG_0002.jpg: accepted as check-in #5"),
     ("freshness status", "Your LinkedIn headshot "),
     ("freshness history \"Ada Lovelace\" --csv", "checkin_id,taken_at,headshot_1_linkedin"),
     ("freshness history \"Ada Lovelace\" --plot", ""),  # the plot file is checked below
@@ -126,6 +127,9 @@ def _execute(line: str, cwd: Path) -> None:
 def workdir(tmp_path: Path, faces: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name, rel in STAND_INS.items():
         shutil.copy(faces / rel, tmp_path / name)
+    (tmp_path / "selfies").mkdir()  # a folder of selfies: the files inside, by name
+    for name, rel in (("IMG_0001.jpg", STAND_INS["selfie1.jpg"]), ("IMG_0002.jpg", STAND_INS["selfie2.jpg"])):
+        shutil.copy(faces / rel, tmp_path / "selfies" / name)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
