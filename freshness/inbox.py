@@ -331,7 +331,7 @@ def _read_claimed(settings: Settings, person, folder: Path, claimed: Path, liste
     """A claimed file's bytes, or None when it went back (still being written) or was refused
     (unreadable, too large)."""
     from freshness.errors import UsageError
-    from freshness.files import open_regular, read_at_most
+    from freshness.files import open_regular, read_at_most, too_large
 
     limit = settings.max_upload_bytes
     try:
@@ -358,8 +358,7 @@ def _read_claimed(settings: Settings, person, folder: Path, claimed: Path, liste
         return None
     if data is None:
         _refuse(claimed, folder, person, f"Imported {_local(now, person.timezone)} from the inbox folder.",
-                "too_large", f"file too large: {before.st_size / 1048576:.1f} MB; the limit is "
-                             f"{limit / 1048576:.0f} MB", report)
+                "too_large", too_large(before.st_size, limit).message, report)  # as the CLI says it
         return None
     return data
 

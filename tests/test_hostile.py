@@ -557,3 +557,36 @@ def test_a_folder_of_hostile_images_checked_in_by_worker_processes_is_refused_im
     results = {Path(r["file"]).name: r for r in json.loads(out.stdout)["results"]}
     assert {name: (r.get("error") or {}).get("code") for name, r in results.items()} == expected
     assert snapshot(home) == before
+
+
+@pytest.mark.faces
+def test_the_inbox_refuses_each_hostile_file_with_its_reason_and_never_waits(ada: str, corpus: dict[str, Case],
+                                                                             tmp_path: Path) -> None:
+    """Hostile files dropped into a person's inbox folder (a real ``run inbox`` process with a
+    timeout): each is moved to refused/ with a note giving its code and message (a file over the
+    limit in the CLI's words); a FIFO and links to /dev/zero and /etc/passwd neither hang the
+    import nor get read; nothing is stored."""
+    home = Path(os.environ["FRESHNESS_HOME"])
+    inbox = home / "inbox" / ada
+    inbox.mkdir(parents=True)
+    expected = {}
+    for case in corpus.values():
+        if case.path.stat().st_size <= SMALL_LIMIT or case.env:
+            shutil.copyfile(case.path, inbox / case.path.name)
+            expected[case.path.name] = case.code if case.expect == "refused" else "no_face"
+    os.mkfifo(inbox / "pipe.jpg")
+    (inbox / "zero.jpg").symlink_to("/dev/zero")
+    (inbox / "passwd.jpg").symlink_to("/etc/passwd")
+    old = 1_000_000_000  # 2001: long settled
+    for path in inbox.iterdir():
+        os.utime(path, (old, old), follow_symlinks=False)
+    before = snapshot(home)
+    out = run_measured(freshness_cmd("run", "inbox"), timeout=HANG_TIMEOUT,
+                       env=child_env(home, FRESHNESS_MAX_UPLOAD_BYTES=str(SMALL_LIMIT), FRESHNESS_INBOX_WORKERS="1"))
+    assert out.code == 0 and TRACEBACK not in out.stdout + out.stderr, (out.code, out.stdout, out.stderr[-2000:])
+    notes = {p.name.removesuffix(".txt"): p.read_text() for p in (inbox / "refused").glob("*.txt")}
+    assert {name: re.match(r"Not checked in \((\w+)\)", text).group(1) for name, text in notes.items()} == expected
+    assert "file too large: more than 200 KB; the limit is 200 KB" in notes["big.jpg"]  # it said "0 MB"
+    assert "\n" not in notes["truncated.heic"].splitlines()[0] and "root:" not in "".join(notes.values())
+    assert (inbox / "pipe.jpg").exists() and (inbox / "zero.jpg").is_symlink()  # left alone, never read
+    assert snapshot(home) == before
