@@ -110,14 +110,12 @@ def _analyse_in_worker(data: bytes) -> SelfieAnalysis:
 
 
 def _fork_is_safe() -> bool:
-    """A fork copies only the calling thread: safe while this process runs one thread and has
-    not loaded dlib (whose own native thread pool would be copied as "running" and wait forever)."""
+    """A fork copies only the calling thread: safe while this process runs no other Python
+    thread and has not loaded dlib (whose native thread pool would be copied as "running" and
+    wait forever). numpy's OpenBLAS threads are prepared for a fork (pthread_atfork)."""
     if "fork" not in multiprocessing.get_all_start_methods() or "dlib" in sys.modules:
         return False
-    try:
-        return len(os.listdir("/proc/self/task")) == 1
-    except OSError:
-        return threading.active_count() == 1
+    return threading.active_count() == 1
 
 
 class SelfiePool:
