@@ -36,7 +36,16 @@ over repeats and ratios, never absolute numbers alone):
    for every pair, and the mean absolute difference of same-person pair
    distances between the paths must be <= 0.03.
 
-Exit status: 0 when both targets pass, 1 when either fails, 2 when the run is
+4. The floor: how close a check-in's analysis comes to the one step no check-in
+   can skip, the 128-d encoding itself — ``face_recognition.face_encodings`` with
+   the known face location on the same working image (5-point landmarks + the
+   ResNet descriptor, which is what freshness computes too: the embeddings must be
+   equal). Timed interleaved in the same run against the whole analysis from bytes
+   (decode + detect + landmarks + quality + thumbnail + encode), for the 12 MP JPEG
+   and for a 12 MP HEIC made from the same pixels with pillow_heif in the temp dir.
+   Target: analysis / floor <= 1.5x for each.
+
+Exit status: 0 when every target passes, 1 when any fails, 2 when the run is
 impossible (faces directory or source photo missing).
 
     python benchmarks/checkin_speed.py [--faces DIR] [--repeats N] [--json]
@@ -288,6 +297,54 @@ def run_speed(phone: dict[str, Any], repeats: int) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- 4: the floor
+
+FLOOR_TARGET = 1.5  # analysis from bytes / the encoding alone
+
+
+def build_heic(phone: dict[str, Any], out_dir: Path) -> Path:
+    """The upright 12 MP pixels as a HEIC (quality 90, EXIF date kept), like a phone's."""
+    import pillow_heif
+
+    path = out_dir / "phone.heic"
+    with Image.open(phone["upright_path"]) as im:
+        heif = pillow_heif.from_pillow(im.convert("RGB"))
+        heif.save(path, quality=90, exif=_exif(None).tobytes())
+    return path
+
+
+def run_floor(files: dict[str, Path], repeats: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for label, path in files.items():
+        data = path.read_bytes()
+        decoded = decode_image(data)
+        analysis = analyze_image(decoded)
+        arr = np.asarray(decoded.image)
+        left, top, right, bottom = analysis.box
+        location = [(top, right, bottom, left)]  # face_recognition's order
+
+        def whole() -> None:
+            analyze_image(decode_image(data))
+
+        def floor() -> None:
+            face_recognition.face_encodings(arr, known_face_locations=location, num_jitters=1, model="small")
+
+        same = distance(face_recognition.face_encodings(arr, location, 1, "small")[0], analysis.embedding)
+        parts = {"decode": lambda: decode_image(data), "analysis": lambda: analyze_image(decoded)}
+        times: dict[str, list[float]] = {"whole": [], "floor": [], "decode": [], "analysis": []}
+        for round_no in range(repeats + 1):  # round 0 warms up
+            for name, fn in (("whole", whole), ("floor", floor), *parts.items()):
+                t0 = time.perf_counter()
+                fn()
+                if round_no:
+                    times[name].append(time.perf_counter() - t0)
+        med = {k: _median(v) for k, v in times.items()}
+        out[label] = {"bytes": len(data), "work_size": list(decoded.image.size), "median_seconds": med,
+                      "ratio": med["whole"] / med["floor"], "embedding_distance": same,
+                      "passed": med["whole"] / med["floor"] <= FLOOR_TARGET}
+    return out
+
+
 # --------------------------------------------------------------------------- 3: agreement
 
 
@@ -386,7 +443,8 @@ def _version(*dists: str) -> str:
     return "?"
 
 
-def print_report(phone: dict[str, Any], speed: dict[str, Any], agree: dict[str, Any]) -> None:
+def print_report(phone: dict[str, Any], speed: dict[str, Any], agree: dict[str, Any],
+                 floor: dict[str, Any]) -> None:
     mb = 1024 * 1024
     print("freshness check-in benchmark")
     print(f"  python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
@@ -463,8 +521,19 @@ def print_report(phone: dict[str, Any], speed: dict[str, Any], agree: dict[str, 
         print(f"    {p['a']} ~ {p['b']}: naive {p['naive']:.3f}, freshness {p['freshness']:.3f} ({p['diff']:+.3f})")
     print(f"  agreement {_verdict(a['passed'])}")
     print()
-    ok = s["passed"] and a["passed"]
-    print(f"RESULT: speed {_verdict(s['passed'])}, agreement {_verdict(a['passed'])} -> {_verdict(ok)}")
+    print(f"The floor: the whole analysis from bytes vs the 128-d encoding alone (face_recognition.face_encodings "
+          f"with the known face location on the same working image), median of {s['repeats']} interleaved repeats")
+    for label, f in floor.items():
+        m = f["median_seconds"]
+        print(f"  {label:16} {f['bytes'] / mb:5.2f} MB, working image {f['work_size'][0]}x{f['work_size'][1]}: "
+              f"analysis {m['whole']:.3f} s (decode {m['decode']:.3f} + face {m['analysis']:.3f}), "
+              f"encoding alone {m['floor']:.3f} s -> {f['ratio']:.2f}x (target <= {FLOOR_TARGET:g}x) "
+              f"{_verdict(f['passed'])}")
+        print(f"  {'':16} same embedding as the floor's: distance {f['embedding_distance']:.2e}")
+    print()
+    ok = s["passed"] and a["passed"] and all(f["passed"] for f in floor.values())
+    print(f"RESULT: speed {_verdict(s['passed'])}, agreement {_verdict(a['passed'])}, "
+          f"floor {_verdict(all(f['passed'] for f in floor.values()))} -> {_verdict(ok)}")
 
 
 def _jsonable(value: Any) -> Any:
@@ -506,13 +575,15 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="freshness-bench-") as tmp:
             phone = build_phone_jpegs(source, Path(tmp))
             speed = run_speed(phone, args.repeats)
+            floor = run_floor({"12 MP JPEG": phone["rotated_path"], "12 MP HEIC": build_heic(phone, Path(tmp))},
+                              args.repeats)
         agree = run_agreement(faces)
     except BenchmarkError as exc:
         print(f"checkin_speed: error: {exc}", file=sys.stderr)
         return 2
 
-    print_report(phone, speed, agree)
-    ok = speed["passed"] and agree["passed"]
+    print_report(phone, speed, agree, floor)
+    ok = speed["passed"] and agree["passed"] and all(f["passed"] for f in floor.values())
     if args.json:
         summary = {
             "passed": ok,
@@ -520,6 +591,7 @@ def main(argv: list[str] | None = None) -> int:
             "phone_jpeg": {k: v for k, v in phone.items() if not k.endswith("_path")},
             "speed": speed,
             "agreement": agree,
+            "floor": floor,
         }
         print()
         print(json.dumps(_jsonable(summary), indent=2))

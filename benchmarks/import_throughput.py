@@ -1,0 +1,176 @@
+"""Import throughput: `freshness checkin PERSON FOLDER` with one worker vs one per CPU.
+
+What is measured
+----------------
+The photos of ``people/`` in the faces directory (25 files at their original sizes, 0.1-3.3
+megapixels) plus a mirrored copy of the first 15 of them (other bytes, the same sizes): 40
+selfies, copied into a temporary folder (never into the repository). For each worker count —
+1 (everything in the command's own process) and one per CPU — a fresh FRESHNESS_HOME gets
+`freshness init` and a person, then the folder is checked in with
+
+    freshness checkin PERSON FOLDER --workers N --confirm-identity --taken 2025-01-01 --json
+
+(--confirm-identity: the photos show 11 people, and this measures throughput, not the identity
+guard; the guard still runs for every photo). Each run is a real process, timed from its
+start to its exit, so the figures include what a person waits for: the interpreter, the
+imports, loading the face models (once in the command, or once in each worker), analysing,
+and storing every check-in in the parent. The script also prints the time after start-up (the
+check-in command itself, measured inside a driver process that imported the CLI first).
+
+The runs alternate (1, all, 1, all, ...) so that a noisy neighbour hurts both; the medians are
+compared. The answers of every run must be identical (same check-in ids, order, outcomes and
+distances): otherwise the run fails whatever its speed.
+
+Target: images per second with all workers / with one >= 1.8x on 2 CPUs (and >= 0.9 x CPUs
+elsewhere, capped at 1.8x). Exit 0 when met, 1 when missed, 2 when the run is impossible.
+
+    python benchmarks/import_throughput.py [--faces DIR] [--repeats N] [--images N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET_2_CPUS = 1.8
+
+# A driver that imports the CLI (and what the check-in needs) before it starts the clock, then
+# runs the command as `freshness` would: the second figure, without the process start-up.
+DRIVER = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import freshness.cli, freshness.checkins, freshness.reminders, freshness.reports, sqlmodel
+t1 = time.perf_counter()
+code = 0
+try:
+    freshness.cli.app(sys.argv[1:], prog_name="freshness")
+except SystemExit as exc:
+    code = exc.code or 0
+t2 = time.perf_counter()
+sys.stderr.write("\nTIMES " + json.dumps({"imports": t1 - t0, "command": t2 - t1}) + "\n")
+sys.exit(code)
+"""
+
+
+def default_faces_dir() -> Path:
+    env = os.environ.get("FRESHNESS_TEST_FACES")
+    return Path(env) if env else REPO.parent / "shared" / "faces"
+
+
+def cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def build_folder(faces: Path, out: Path, count: int) -> list[Path]:
+    photos = sorted(p for p in (faces / "people").glob("*/*") if p.is_file())
+    if not photos:
+        raise SystemExit(f"import_throughput: error: no photos under {faces / 'people'}")
+    out.mkdir()
+    made = []
+    for i, src in enumerate(photos[:count]):
+        target = out / f"{i:03d}-{src.parent.name}-{src.name}"
+        shutil.copyfile(src, target)
+        made.append(target)
+    for i, src in enumerate(photos[: max(0, count - len(photos))]):
+        target = out / f"{len(photos) + i:03d}-{src.parent.name}-mirrored-{src.stem}.jpg"
+        with Image.open(src) as im:
+            ImageOps.mirror(ImageOps.exif_transpose(im).convert("RGB")).save(target, "JPEG", quality=92)
+        made.append(target)
+    return made
+
+
+def freshness_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRESHNESS_")}
+    env["FRESHNESS_HOME"] = str(home)
+    return env
+
+
+def fresh_home(root: Path, name: str) -> Path:
+    home = root / name
+    env = freshness_env(home)
+    for args in (["init"], ["person", "add", "Bench Person", "--consent"]):
+        subprocess.run([sys.executable, "-m", "freshness", *args], env=env, check=True, capture_output=True)
+    return home
+
+
+def one_run(root: Path, name: str, folder: Path, workers: int) -> dict:
+    home = fresh_home(root, name)
+    argv = ["checkin", "1", str(folder), "--workers", str(workers), "--confirm-identity",
+            "--taken", "2025-01-01", "--json"]
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", DRIVER, *argv], env=freshness_env(home),
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode not in (0, 3):
+        raise SystemExit(f"import_throughput: error: the check-in failed ({proc.returncode}): {proc.stderr}")
+    times = json.loads(proc.stderr.rsplit("TIMES ", 1)[1])
+    answer = json.loads(proc.stdout)
+    shutil.rmtree(home)
+    return {"wall": wall, "command": times["command"], "answer": answer}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--faces", type=Path, default=None)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per worker count (default 3)")
+    parser.add_argument("--images", type=int, default=40, help="selfies in the folder (default 40)")
+    args = parser.parse_args(argv)
+    faces = (args.faces or default_faces_dir()).expanduser()
+    if not (faces / "people").is_dir():
+        print(f"import_throughput: error: no people/ under {faces}", file=sys.stderr)
+        return 2
+    n_cpus = cpus()
+    target = min(TARGET_2_CPUS, 0.9 * n_cpus)
+    with tempfile.TemporaryDirectory(prefix="freshness-throughput-") as tmp:
+        root = Path(tmp)
+        images = build_folder(faces, root / "selfies", args.images)
+        megapixels = [Image.open(p).width * Image.open(p).height / 1e6 for p in images]
+        runs: dict[int, list[dict]] = {1: [], n_cpus: []}
+        for r in range(args.repeats):
+            for workers in ((1, n_cpus) if r % 2 == 0 else (n_cpus, 1)):
+                runs[workers].append(one_run(root, f"home-{workers}-{r}", root / "selfies", workers))
+    answers = [run["answer"] for w in runs for run in runs[w]]
+    same = all(a == answers[0] for a in answers)
+    accepted, refused = answers[0]["accepted"], answers[0]["refused"]
+    n = len(images)
+
+    def med(workers: int, key: str) -> float:
+        return statistics.median(run[key] for run in runs[workers])
+
+    print("freshness import throughput: `freshness checkin PERSON FOLDER --workers N`")
+    print(f"  {n} selfies from people/ at their original sizes ({min(megapixels):.2f}-{max(megapixels):.2f} MP, "
+          f"median {statistics.median(megapixels):.2f} MP); {accepted} accepted, {refused} refused; "
+          f"{n_cpus} CPUs; median of {args.repeats} alternating runs, each on a fresh FRESHNESS_HOME")
+    print()
+    print(f"  {'':28}{'1 worker':>12}{f'{n_cpus} workers':>12}{'ratio':>9}")
+    for key, label in (("wall", "whole command (s)"), ("command", "after start-up (s)")):
+        one, many = med(1, key), med(n_cpus, key)
+        print(f"  {label:28}{one:12.2f}{many:12.2f}")
+        print(f"  {'  images per second':28}{n / one:12.2f}{n / many:12.2f}{one / many:8.2f}x")
+    print(f"  (every run: " + ", ".join(f"{w} worker(s) " + " ".join(f"{r['wall']:.2f}" for r in runs[w])
+                                      for w in runs) + " s)")
+    ratio = med(1, "wall") / med(n_cpus, "wall")
+    print()
+    print(f"  answers identical in every run (ids, order, outcomes, distances): {'yes' if same else 'NO'}")
+    ok = same and ratio >= target
+    print(f"RESULT: whole-command throughput {ratio:.2f}x with {n_cpus} workers (target >= {target:.2f}x) -> "
+          f"{'PASS' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
