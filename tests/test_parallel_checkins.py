@@ -181,3 +181,26 @@ def test_the_inbox_uses_one_process_when_one_photo_waits(home: Path, faces: Path
         (folder / name).unlink()
     report = import_inbox(Settings(), FROZEN_NOW, workers=2)
     assert (report.checked_in, report.waiting) == (1, 1) and pools == []
+
+
+def test_a_real_command_forks_its_workers_and_answers_like_one_process(
+        home: Path, faces: Path, selfies: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command as people run it: a fresh process that has not loaded dlib forks its workers."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    answers = {}
+    for workers in (1, 2):
+        path = _prepared(home / f"w{workers}", faces, monkeypatch)
+        dispose_engines()
+        proc = subprocess.run([sys.executable, "-m", "freshness", "checkin", "1", str(selfies), "--taken",
+                               "2025-01-01", "--workers", str(workers), "--json"],
+                              env={**os.environ, "FRESHNESS_HOME": str(path)}, cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+        assert (proc.returncode, proc.stderr) == (3, ""), proc.stderr
+        answers[workers] = json.loads(proc.stdout)
+    assert answers[2] == answers[1]
+    assert [r["accepted"] for r in answers[2]["results"]] == [True, True, False, True, False, False]
