@@ -49,6 +49,7 @@ bench: install-dev
 	$(UV) run --no-sync python benchmarks/detect_fallback.py
 	$(UV) run --no-sync python benchmarks/identity_guard.py
 	$(UV) run --no-sync python benchmarks/drift_timelines.py
+	$(UV) run --no-sync python benchmarks/import_throughput.py
 
 clean:
 	rm -rf .tools .venv .pytest_cache .hypothesis

@@ -659,7 +659,7 @@ def check_in(
     clock: Callable[[], datetime],
     taken_at: datetime | None = None,
     confirm_identity: bool = False,
-    workers: int = 1,
+    workers: int | None = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Check in one or more selfies, each on its own (one refused leaves the others
@@ -667,8 +667,8 @@ def check_in(
     verdicts, results}``. ``images`` are (name, read) pairs: an ImageRejected raised by
     ``read`` (a file too large) refuses that image; other errors propagate.
 
-    With ``workers`` > 1 and more than one image, the images are analysed in that many
-    worker processes (freshness.parallel) a few images ahead of the one being stored; the
+    With ``workers`` > 1 (None: one per CPU) and more than one image, the images are analysed
+    in that many worker processes (freshness.parallel) a few images ahead of the one being stored; the
     duplicate check, the identity guard and the writes stay here, image after image in the
     given order, so the answer is the one ``workers=1`` gives. ``progress(done, total)`` is
     called after each image."""
@@ -700,7 +700,8 @@ Selfies = Iterator[tuple[str, Callable[[], bytes], "Callable[[], SelfieAnalysis]
 
 
 @contextmanager
-def _analysed_in_order(ctx: Context, images: list[tuple[str, Callable[[], bytes]]], workers: int) -> Iterator[Selfies]:
+def _analysed_in_order(ctx: Context, images: list[tuple[str, Callable[[], bytes]]],
+                       workers: int | None) -> Iterator[Selfies]:
     """``(name, read, analysed)`` per image, in order. One worker: ``analysed`` is None (the
     check-in analyses the image itself, after its duplicate check). More: each image is read
     here and analysed in the pool a few images ahead; ``read`` gives the bytes read (or raises

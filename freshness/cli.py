@@ -869,7 +869,7 @@ def _checkin_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-class _checkin_progress:
+class _CheckinProgress:
     """Check-in progress on stderr: a bar on a terminal (rich, which Typer brings), else one
     plain line per selfie ("3/10 done"). Called with (done, total) after each selfie."""
 
@@ -936,7 +936,7 @@ def checkin(
     with _session() as session:
         who = resolve_person(session, person)
         taken_at = parse_taken(taken, who) if taken else None
-        progress = None if as_json or len(files) < 2 else _checkin_progress(len(files))
+        progress = None if as_json or len(files) < 2 else _CheckinProgress(len(files))
         try:
             data = check_in(session, get_context(), who, [(str(p), functools.partial(_read_image, p)) for p in files],
                             clock=utcnow, taken_at=taken_at, confirm_identity=confirm_identity,

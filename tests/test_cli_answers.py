@@ -61,7 +61,7 @@ def test_it_names_arguments_as_a_person_reads_them_and_puts_examples_on_their_ow
             assert examples, (path, text)
             assert all(e.startswith("freshness " + " ".join(path)) or path == ["reminders", "list"] for e in examples)
     usage = run("checkin", "--help").stdout.splitlines()[0]
-    assert usage == "Usage: freshness checkin [OPTIONS] PERSON IMAGE..."
+    assert usage == "Usage: freshness checkin [OPTIONS] PERSON IMAGE_OR_FOLDER..."
     assert "rank" in run("headshot", "--help").stdout.split("Commands:")[0]  # the group's summary
 
 
