@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from freshness.faces import FaceAnalysis
-    from freshness.parallel import SelfieAnalysis
+    from freshness.parallel import SelfieAnalysis, SelfiePool
 
 PLATFORMS = ("linkedin", "resume", "portfolio", "website", "github", "x", "company", "other")
 # An EXIF or given capture time may be this far ahead of the server clock (clock skew).
@@ -661,6 +661,7 @@ def check_in(
     confirm_identity: bool = False,
     workers: int | None = 1,
     progress: Callable[[int, int], None] | None = None,
+    pool: SelfiePool | None = None,
 ) -> dict[str, Any]:
     """Check in one or more selfies, each on its own (one refused leaves the others
     accepted), and answer as ``freshness checkin --json``: ``{person, accepted, refused,
@@ -670,14 +671,15 @@ def check_in(
     With ``workers`` > 1 (None: one per CPU) and more than one image, the images are analysed
     in that many worker processes (freshness.parallel) a few images ahead of the one being stored; the
     duplicate check, the identity guard and the writes stay here, image after image in the
-    given order, so the answer is the one ``workers=1`` gives. ``progress(done, total)`` is
-    called after each image."""
+    given order, so the answer is the one ``workers=1`` gives. ``pool``: a pool the caller
+    started (and closes) to analyse in instead. ``progress(done, total)`` is called after each
+    image."""
     from freshness.reminders import policy_for
 
     bands = policy_for(person, ctx.settings).bands
     check_taken(taken_at, clock())  # a wrong --taken stops before any image is analysed
     results: list[dict[str, Any]] = []
-    with _analysed_in_order(ctx, images, workers) as selfies:
+    with _analysed_in_order(ctx, images, workers, pool) as selfies:
         for name, read, analysed in selfies:
             entry: dict[str, Any] = {"file": name}
             try:
@@ -701,17 +703,19 @@ Selfies = Iterator[tuple[str, Callable[[], bytes], "Callable[[], SelfieAnalysis]
 
 @contextmanager
 def _analysed_in_order(ctx: Context, images: list[tuple[str, Callable[[], bytes]]],
-                       workers: int | None) -> Iterator[Selfies]:
+                       workers: int | None, started: SelfiePool | None = None) -> Iterator[Selfies]:
     """``(name, read, analysed)`` per image, in order. One worker: ``analysed`` is None (the
     check-in analyses the image itself, after its duplicate check). More: each image is read
     here and analysed in the pool a few images ahead; ``read`` gives the bytes read (or raises
     what reading raised, when its turn comes), ``analysed`` waits for the worker's answer."""
     from freshness.parallel import worker_count
 
-    workers = worker_count(workers, len(images))
-    if workers == 1:
+    workers = started.workers if started is not None else worker_count(workers, len(images))
+    if workers == 1 or len(images) < 2:
         yield iter([(name, read, None) for name, read in images])
         return
+    from contextlib import nullcontext
+
     from freshness.parallel import SelfiePool, ahead
 
     def start(image: tuple[str, Callable[[], bytes]]) -> tuple[Callable[[], bytes], Any]:
@@ -723,7 +727,8 @@ def _analysed_in_order(ctx: Context, images: list[tuple[str, Callable[[], bytes]
             return fail, None
         return (lambda: data), pool.submit(data).result
 
-    with SelfiePool(workers, ctx.decode_limits, ctx.quality_limits) as pool:
+    with nullcontext(started) if started is not None else SelfiePool(workers, ctx.decode_limits,
+                                                                     ctx.quality_limits) as pool:
         yield ((name, read, analysed) for (name, _), (read, analysed) in ahead(images, start, 2 * workers))
 
 

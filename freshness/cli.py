@@ -922,28 +922,40 @@ def checkin(
       freshness checkin "Ada Lovelace" selfie1.jpg selfie2.jpg --taken 2025-06-01
       freshness checkin "Ada Lovelace" selfies/ --workers 2
     """
+    import contextlib
     import os
 
-    from freshness.checkins import check_in, parse_taken
     from freshness.files import open_regular
-    from freshness.people import resolve_person
+    from freshness.parallel import worker_count
 
     if workers is not None and workers < 1:
         raise UsageError(f"--workers must be at least 1 (1 analyses the selfies in this process), not {workers}")
     files = _checkin_files(images)
     for path in files:  # a path that is no readable image file stops the command before any is stored
         os.close(open_regular(path))
-    with _session() as session:
-        who = resolve_person(session, person)
-        taken_at = parse_taken(taken, who) if taken else None
-        progress = None if as_json or len(files) < 2 else _CheckinProgress(len(files))
-        try:
-            data = check_in(session, get_context(), who, [(str(p), functools.partial(_read_image, p)) for p in files],
-                            clock=utcnow, taken_at=taken_at, confirm_identity=confirm_identity,
-                            workers=workers, progress=progress)
-        finally:
-            if progress is not None:
-                progress.close()
+    with contextlib.ExitStack() as stack:
+        count = worker_count(workers, len(files))
+        pool = None
+        if count > 1:  # started first: the workers load the face models while this process opens the database
+            from freshness.parallel import SelfiePool
+
+            ctx = get_context()
+            pool = stack.enter_context(SelfiePool(count, ctx.decode_limits, ctx.quality_limits))
+        from freshness.checkins import check_in, parse_taken
+        from freshness.people import resolve_person
+
+        with _session() as session:
+            who = resolve_person(session, person)
+            taken_at = parse_taken(taken, who) if taken else None
+            progress = None if as_json or len(files) < 2 else _CheckinProgress(len(files))
+            try:
+                data = check_in(session, get_context(), who,
+                                [(str(p), functools.partial(_read_image, p)) for p in files],
+                                clock=utcnow, taken_at=taken_at, confirm_identity=confirm_identity,
+                                workers=count, progress=progress, pool=pool)
+            finally:
+                if progress is not None:
+                    progress.close()
     results, verdicts = data["results"], data["verdicts"]
     refused = data["refused"]
     if as_json:

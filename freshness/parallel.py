@@ -131,6 +131,8 @@ class SelfiePool:
             initializer=_start_worker,
             initargs=(decode_limits, quality_limits),
         )
+        for _ in range(workers):  # start the workers now: they load the models while the caller gets ready
+            self._executor.submit(int)
 
     def submit(self, data: bytes) -> Future[SelfieAnalysis]:
         return self._executor.submit(_analyse_in_worker, data)
