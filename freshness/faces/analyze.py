@@ -20,6 +20,7 @@ import io
 import math
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -47,6 +48,18 @@ CNN_MIN_SIDE = 16
 
 _lock = threading.Lock()
 _models: dict[str, Any] = {}
+# dlib's frontal face (HOG) detector as dlib itself serialises it: reading this file takes 1 ms,
+# building the detector with dlib.get_frontal_face_detector() 0.26 s, which every check-in
+# command and every worker process (freshness.parallel) would pay. tests/test_parallel_checkins.py
+# checks that it is the detector dlib builds.
+DETECTOR_FILE = Path(__file__).with_name("frontal_face_detector.svm")
+
+
+def _frontal_face_detector(dlib: Any) -> Any:
+    try:
+        return dlib.fhog_object_detector(str(DETECTOR_FILE))
+    except Exception:  # missing or unreadable: build it (the same detector, slower)
+        return dlib.get_frontal_face_detector()
 
 
 def _load_models() -> dict[str, Any]:
@@ -59,7 +72,7 @@ def _load_models() -> dict[str, Any]:
             import dlib
             import face_recognition_models as frm
 
-        _models["detector"] = dlib.get_frontal_face_detector()
+        _models["detector"] = _frontal_face_detector(dlib)
         _models["landmarks"] = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
         _models["encoder"] = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
         _models["rectangle"] = dlib.rectangle
