@@ -729,7 +729,7 @@ def _analysed_in_order(ctx: Context, images: list[tuple[str, Callable[[], bytes]
 
     with nullcontext(started) if started is not None else SelfiePool(workers, ctx.decode_limits,
                                                                      ctx.quality_limits) as pool:
-        yield ((name, read, analysed) for (name, _), (read, analysed) in ahead(images, start, 2 * workers))
+        yield ((name, read, analysed) for (name, _), (read, analysed) in ahead(images, start, 4 * workers))
 
 
 def rank_report(

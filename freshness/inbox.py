@@ -315,7 +315,7 @@ def _import_folder(settings: Settings, folder: Path, now: datetime, stale: list[
         # ahead of the one being stored — so a claim is never older than a few photos'
         # processing while its importer lives, and several importers share a folder's work.
         items = [(p, None, True) for p in stale] + [(p, st, False) for p, st in candidates]
-        window = 2 * pool.workers if pool is not None else 1
+        window = 4 * pool.workers if pool is not None else 1
         try:
             for _, taken in ahead(items, take, window):
                 if taken is not None:
