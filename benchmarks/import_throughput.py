@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         one, many = med(1, key), med(n_cpus, key)
         print(f"  {label:28}{one:12.2f}{many:12.2f}")
         print(f"  {'  images per second':28}{n / one:12.2f}{n / many:12.2f}{one / many:8.2f}x")
-    print(f"  (every run: " + ", ".join(f"{w} worker(s) " + " ".join(f"{r['wall']:.2f}" for r in runs[w])
+    print("  (every run: " + ", ".join(f"{w} worker(s) " + " ".join(f"{r['wall']:.2f}" for r in runs[w])
                                       for w in runs) + " s)")
     ratio = med(1, "wall") / med(n_cpus, "wall")
     print()

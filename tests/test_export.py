@@ -12,11 +12,10 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import struct
 import tracemalloc
 import zipfile
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -67,7 +66,7 @@ def _without_ids(status: dict) -> Any:
 @pytest.mark.faces
 def test_a_person_moves_servers_with_everything(home: Path, faces: Path, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    source = _switch(home / "old-server", monkeypatch)
+    _switch(home / "old-server", monkeypatch)
     monkeypatch.setenv("FRESHNESS_KEEP_SELFIE_ORIGINALS", "true")
     reset_settings_cache()
     run("init")

@@ -16,7 +16,6 @@ import io
 import json
 import logging
 import os
-import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
