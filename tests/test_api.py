@@ -836,12 +836,12 @@ def test_a_real_server_answers_413_before_the_client_has_sent_the_body(server) -
 
 @pytest.mark.faces
 def test_other_requests_are_answered_while_a_checkin_is_analysed(served, faces: Path, monkeypatch) -> None:
-    from freshness import checkins
+    from freshness import parallel
 
     srv, token = served
     inside, release = threading.Event(), threading.Event()
     threads: list[str] = []
-    real = checkins._analyze
+    real = parallel.analyse_selfie  # what a check-in of one image runs (in the calling thread)
 
     def slow_analyze(*args: Any, **kwargs: Any):
         threads.append(threading.current_thread().name)
@@ -849,7 +849,7 @@ def test_other_requests_are_answered_while_a_checkin_is_analysed(served, faces: 
         assert release.wait(30), "the test never released the analysis"
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(checkins, "_analyze", slow_analyze)
+    monkeypatch.setattr(parallel, "analyse_selfie", slow_analyze)
     result: dict[str, Any] = {}
 
     def check_in() -> None:
