@@ -458,9 +458,10 @@ def test_logs_of_sign_ins_check_ins_and_deliveries_hold_no_token_and_no_face(
     privacy.install_log_redaction()
     access = logging.getLogger("uvicorn.access")
     # (uvicorn's logging config, once applied by a server started in this process, stops the
-    # access logger propagating to the root, where the test's capture listens)
+    # access logger propagating to the root, where the test's capture listens, and sets its level)
     monkeypatch.setattr(access, "propagate", True)
     monkeypatch.setattr(access, "disabled", False)
+    caplog.set_level(logging.INFO, logger="uvicorn.access")  # (a quiet server sets it to warnings only)
     access.info('%s - "%s %s HTTP/%s" %d', "203.0.113.9:5123", "POST", f"/signin/{link}", "1.1", 303)
     record = [r for r in caplog.records if r.name == "uvicorn.access"][-1]
     line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s').format(record)
