@@ -180,16 +180,21 @@ def delete_me(confirm: Annotated[m.DeleteMe, Body()], person: Me, session: DB, c
                              "description": "A zip: freshness.json and the stored images (README, \"Export\")."}},
             summary="Download everything stored about you (a zip that `freshness import` reads)")
 def get_export(person: Me, session: DB, ctx: Ctx) -> Response:
+    return export_download(session, person, ctx.settings, clock.utcnow(), actor="api")
+
+
+def export_download(session: Session, person: Person, settings: Any, now: datetime, actor: str) -> Response:
+    """The zip `freshness export` writes, as a download (the API's and the Settings page's)."""
     import tempfile
 
-    from freshness.export import export_person
-
     from fastapi.responses import StreamingResponse
+
+    from freshness.export import export_person
 
     # in memory up to 16 MB, then in an unnamed temporary file (gone when closed)
     out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
     try:
-        export_person(session, person, ctx.settings, out, clock.utcnow(), actor="api")
+        export_person(session, person, settings, out, now, actor=actor)
         out.seek(0)
     except BaseException:
         out.close()

@@ -1221,29 +1221,10 @@ async def delete_everything(request: Request) -> Response:
 @router.get("/me/export")
 def export_download(request: Request, session: Session = Depends(db)) -> Response:
     """Download my data: the zip `freshness export` writes (README, "Export")."""
-    import tempfile
-
-    from fastapi.responses import StreamingResponse
-
-    from freshness.export import export_person
+    from freshness.web.api import export_download
 
     person = _signed_in(request, session)
-    out = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # in memory, then an unnamed file
-    try:
-        export_person(session, person, settings_of(request), out, _now(), actor="web")
-        out.seek(0)
-    except BaseException:
-        out.close()
-        raise
-
-    def chunks() -> Any:
-        with out:
-            while chunk := out.read(1024 * 1024):
-                yield chunk
-
-    return StreamingResponse(chunks(), media_type="application/zip", headers={
-        "content-disposition": f'attachment; filename="freshness-export-{person.id}.zip"',
-        "cache-control": "no-store"})
+    return export_download(session, person, settings_of(request), _now(), actor="web")
 
 
 @router.get("/privacy")
