@@ -40,33 +40,13 @@ NOW = datetime(2025, 6, 1, 12, tzinfo=timezone.utc)
 ADAMS = "people/amy_adams/adams.jpg"
 
 
-def referenced(home: Path) -> set[str]:
-    """Every file the rows name (read with plain SQL: independent of the code under test)."""
-    db = sqlite3.connect(home / "freshness.db")
-    try:
-        rows = db.execute("SELECT image_digest FROM headshot UNION SELECT thumb_digest FROM headshot "
-                          "UNION SELECT thumb_digest FROM checkin "
-                          "UNION SELECT image_digest FROM checkin WHERE original_kept").fetchall()
-    finally:
-        db.close()
-    return {r[0] for r in rows}
-
-
-def stored(home: Path) -> set[str]:
-    return {p.name for p in (home / "blobs").glob("??/??/*") if p.is_file() and not p.name.startswith(".")}
+# what is stored, read with plain SQL and the file system: independent of the code under test
+referenced, stored, integrity = kills.referenced, kills.stored, kills.integrity
 
 
 def missing_files(home: Path) -> list[str]:
     """Digests rows refer to whose files are not in the store."""
     return sorted(referenced(home) - stored(home))
-
-
-def integrity(home: Path) -> str:
-    db = sqlite3.connect(home / "freshness.db")
-    try:
-        return db.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        db.close()
 
 
 @pytest.fixture
