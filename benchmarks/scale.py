@@ -38,6 +38,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 PHASES = ("build", "sweep", "floor", "lookups")
+#: The lookups compared between the smallest and the largest size: (label, key, 0 median | 1 p95).
+LOOKUPS = (
+    ("person add (median)", "person_add", 0),
+    ("person list page (median)", "person_list", 0),
+    ("10-year history (median)", "history", 0),
+    ("10-year history (p95)", "history", 1),
+    ("10-year status (median)", "status", 0),
+    ("10-year status (p95)", "status", 1),
+    ("prompt job, 100 due people (median of 7)", "prompts", 0),
+)
 
 
 def _settings(home: str, url: str | None):
@@ -233,18 +243,18 @@ def main() -> int:
     for size in sizes:
         with tempfile.TemporaryDirectory() as home:
             built = _child("build", home, args.postgres, size, [])
-            none = {"first_seconds": 0.0, "first_changes": 0, "seconds": 0.0, "cpu": 0.0, "people": 1,
-                    "peak_mb": 1.0, "read_seconds": 0.0}
-            swept = none if args.skip_sweep else _child("sweep", home, args.postgres, size, [])
-            floor = none if args.skip_sweep else _child("floor", home, args.postgres, size, [])
+            swept = None if args.skip_sweep else _child("sweep", home, args.postgres, size, [])
+            floor = None if args.skip_sweep else _child("floor", home, args.postgres, size, [])
             looked = _child("lookups", home, args.postgres, size, ["--person", str(built["person_id"])])
         rows[size] = {"built": built, "sweep": swept, "floor": floor, "lookups": looked}
-        s = swept
-        print(f"[{size} people] built in {built['seconds']:.0f} s; first sweep {s['first_seconds']:.1f} s "
-              f"({s['first_changes']} changes); no-change sweep {s['seconds']:.2f} s "
-              f"({1000 * s['cpu'] / s['people']:.2f} ms CPU/person), peak {s['peak_mb']:.0f} MB; "
-              f"floor {floor['seconds']:.2f} s (read {floor['read_seconds']:.2f} s), peak {floor['peak_mb']:.0f} MB",
-              flush=True)
+        line = f"[{size} people] built in {built['seconds']:.0f} s"
+        if swept is not None:
+            s = swept
+            line += (f"; first sweep {s['first_seconds']:.1f} s ({s['first_changes']} changes); no-change sweep "
+                     f"{s['seconds']:.2f} s ({1000 * s['cpu'] / s['people']:.2f} ms CPU/person), peak "
+                     f"{s['peak_mb']:.0f} MB; floor {floor['seconds']:.2f} s (read {floor['read_seconds']:.2f} s), "
+                     f"peak {floor['peak_mb']:.0f} MB")
+        print(line, flush=True)
 
     small, large = rows[sizes[0]], rows[sizes[-1]]
     per = lambda r: r["sweep"]["cpu"] / r["sweep"]["people"]  # noqa: E731
@@ -253,22 +263,8 @@ def main() -> int:
         ("sweep peak memory, largest / smallest", large["sweep"]["peak_mb"] / small["sweep"]["peak_mb"], 1.5),
         (f"no-change sweep / floor at {sizes[-1]}", large["sweep"]["seconds"] / large["floor"]["seconds"], 3.0),
     ]
-    checks += [
-        ("person add (median), largest / smallest",
-         large["lookups"]["person_add"][0] / small["lookups"]["person_add"][0], 1.5),
-        ("person list page (median), largest / smallest",
-         large["lookups"]["person_list"][0] / small["lookups"]["person_list"][0], 1.5),
-        ("10-year history (median), largest / smallest",
-         large["lookups"]["history"][0] / small["lookups"]["history"][0], 1.5),
-        ("10-year history (p95), largest / smallest",
-         large["lookups"]["history"][1] / small["lookups"]["history"][1], 1.5),
-        ("10-year status (median), largest / smallest",
-         large["lookups"]["status"][0] / small["lookups"]["status"][0], 1.5),
-        ("10-year status (p95), largest / smallest",
-         large["lookups"]["status"][1] / small["lookups"]["status"][1], 1.5),
-        ("prompt job, 100 due people (median of 7), largest / smallest",
-         large["lookups"]["prompts"][0] / small["lookups"]["prompts"][0], 1.5),
-    ]
+    checks += [(f"{label}, largest / smallest", large["lookups"][key][i] / small["lookups"][key][i], 1.5)
+               for label, key, i in LOOKUPS]
     ok = True
     print()
     print(f"{'ratio (one run)':52} {'value':>7} {'target':>7}")
@@ -281,7 +277,9 @@ def main() -> int:
     for size in sizes:
         r = rows[size]
         lk = r["lookups"]
-        print(f"  {size:>7} people: sweep {r['sweep']['seconds']:.1f} s, floor {r['floor']['seconds']:.1f} s; "
+        sweep = "" if r["sweep"] is None else \
+            f"sweep {r['sweep']['seconds']:.1f} s, floor {r['floor']['seconds']:.1f} s; "
+        print(f"  {size:>7} people: {sweep}"
               f"person add {1000 * lk['person_add'][0]:.1f} ms, list page {1000 * lk['person_list'][0]:.1f} ms, "
               f"history p95 {1000 * lk['history'][1]:.0f} ms, status p95 {1000 * lk['status'][1]:.0f} ms, "
               f"prompts {1000 * lk['prompts'][0]:.0f} ms ({lk['prompts'][1]} sent)")
